@@ -1,0 +1,55 @@
+/*
+ * mod_vip.h - the public contract between the vip modules.
+ *
+ * The four modules (mod_vip_auth, mod_vip_route, mod_vip_cache,
+ * mod_vip_limit) never include each other's private headers.  They talk
+ * through the request notes, environment variables and header names
+ * listed here, so each one works when loaded alone and any of them can be
+ * replaced by another module that honours the same notes.
+ *
+ * Notes live in r->notes of the request that set them; subrequests and
+ * internal redirects copy them from r->main / r->prev.  All notes are also
+ * usable in LogFormat as %{vip.tenant}n and friends.
+ */
+#ifndef MOD_VIP_H
+#define MOD_VIP_H
+
+/* ---- notes set by mod_vip_auth (after check_authn) ---------------------
+ * Values are restricted to [A-Za-z0-9._-] (tenant, plan, key id) or to
+ * visible ASCII without spaces (subject, each scope), so they are safe to
+ * put in headers and logs as they are. */
+#define VIP_NOTE_TENANT       "vip.tenant"       /* tenant id                      */
+#define VIP_NOTE_SUBJECT      "vip.subject"      /* JWT sub, or the API key id     */
+#define VIP_NOTE_SCOPES       "vip.scopes"       /* granted scopes, space separated */
+#define VIP_NOTE_PLAN         "vip.plan"         /* the tenant's plan              */
+#define VIP_NOTE_AUTH_METHOD  "vip.auth_method"  /* "apikey" or "jwt"              */
+#define VIP_NOTE_KEY_ID       "vip.key_id"       /* API key id or JWT kid          */
+#define VIP_NOTE_AUTH_RESULT  "vip.auth_result"  /* "ok", "cached" (token cache
+                                                    hit), "inherited", or the
+                                                    failure reason code        */
+
+/* ---- environment variables (r->subprocess_env), same values ---------- */
+#define VIP_ENV_TENANT        "VIP_TENANT"
+#define VIP_ENV_SUBJECT       "VIP_SUBJECT"
+#define VIP_ENV_SCOPES        "VIP_SCOPES"
+#define VIP_ENV_PLAN          "VIP_PLAN"
+
+/* ---- identity headers forwarded to upstream services -----------------
+ * Set by mod_vip_auth in fixups on authenticated requests.  Any request
+ * header whose name, lower-cased with '_' mapped to '-', starts with
+ * VIP_RESERVED_HEADER_PREFIX is removed from every request before any
+ * other module sees it, authenticated or not. */
+#define VIP_RESERVED_HEADER_PREFIX "x-vip-"
+#define VIP_HDR_TENANT        "X-Vip-Tenant"
+#define VIP_HDR_SUBJECT       "X-Vip-Subject"
+#define VIP_HDR_SCOPES        "X-Vip-Scopes"
+#define VIP_HDR_PLAN          "X-Vip-Plan"
+
+/* ---- error responses --------------------------------------------------
+ * Every error a vip module generates is an RFC 9457 problem document with
+ * Content-Type VIP_PROBLEM_CONTENT_TYPE, Cache-Control: no-store, and a
+ * "type" of VIP_PROBLEM_TYPE_BASE followed by a short slug. */
+#define VIP_PROBLEM_CONTENT_TYPE "application/problem+json"
+#define VIP_PROBLEM_TYPE_BASE    "urn:vip:problem:"
+
+#endif /* MOD_VIP_H */
