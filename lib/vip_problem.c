@@ -44,12 +44,18 @@ const char *vip_problem_json(apr_pool_t *p, int status, const char *slug,
 int vip_problem(request_rec *r, int status, const char *slug,
                 const char *title, const char *detail)
 {
+    return vip_problem_for(r, status, status, slug, title, detail);
+}
+
+int vip_problem_for(request_rec *r, int slot, int status, const char *slug,
+                    const char *title, const char *detail)
+{
     const char *body = vip_problem_json(r->pool, status, slug, title, detail);
 
     /* ap_send_error_response swaps err_headers_out in as the response
      * headers, so everything an error carries must be set there. */
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    ap_custom_response(r, status, apr_pstrcat(r->pool, body, "\n", NULL));
+    ap_custom_response(r, slot, apr_pstrcat(r->pool, body, "\n", NULL));
     apr_table_setn(r->notes, VIP_NOTE_PROBLEM,
                    apr_psprintf(r->pool, "%s:%d", problem_filter_name, status));
     return status;

@@ -26,6 +26,12 @@ void vip_problem_register(const char *filter_name);
 int vip_problem(request_rec *r, int status, const char *slug,
                 const char *title, const char *detail);
 
+/* The same, registered as the custom response of status code slot while
+ * the document says status: for a hook that changes r->status from
+ * insert_error_filter, after httpd chose the body by the old status. */
+int vip_problem_for(request_rec *r, int slot, int status, const char *slug,
+                    const char *title, const char *detail);
+
 /* From the module's insert_error_filter hook: when the error being sent
  * is the problem this module prepared, add the media-type filter. */
 void vip_problem_insert_filter(request_rec *r);

@@ -162,12 +162,33 @@ void vip_auth_register_authz(apr_pool_t *p)
                               AP_AUTH_INTERNAL_PER_CONF);
 }
 
+static void problem(request_rec *r, const char *slug, const char *title,
+                    const char *detail)
+{
+    /* The 403 document in the 401 slot too: see vip_auth_authz_error. */
+    vip_problem_for(r, HTTP_UNAUTHORIZED, HTTP_FORBIDDEN, slug, title, detail);
+    vip_problem(r, HTTP_FORBIDDEN, slug, title, detail);
+}
+
 void vip_auth_authz_error(request_rec *r)
 {
     const char *why = apr_table_get(r->notes, NOTE_DENIED);
+    const char *detail;
 
-    if (r->status != HTTP_FORBIDDEN || !why) {
+    if (!why || !r->user
+        || (r->status != HTTP_FORBIDDEN && r->status != HTTP_UNAUTHORIZED)) {
         return;
+    }
+    /* mod_authz_core answers an authenticated caller's denial with 401
+     * unless AuthzSendForbiddenOnFailure is on.  For a verified tenant
+     * that lacks a scope, plan or tenant, 401 would invite a pointless
+     * retry with the same credential: RFC 6750 section 3.1 says 403.
+     * ap_send_error_response already holds the old status for choosing
+     * the body, so the problem is registered for both codes. */
+    if (r->status == HTTP_UNAUTHORIZED) {
+        r->status = HTTP_FORBIDDEN;
+        r->status_line = NULL;
+        apr_table_unset(r->err_headers_out, "WWW-Authenticate");
     }
     if (strncmp(why, "scope:", 6) == 0) {
         /* RFC 6750 section 3.1: say which scope would have been enough. */
@@ -177,13 +198,13 @@ void vip_auth_authz_error(request_rec *r)
                                     vip_auth_realm(r),
                                     why + 6));
         apr_table_setn(r->notes, VIP_NOTE_AUTH_RESULT, "insufficient_scope");
-        vip_problem(r, HTTP_FORBIDDEN, "insufficient-scope",
-                    "Insufficient scope", apr_psprintf(r->pool,
-                    "This resource requires one of the scopes: %s", why + 6));
+        detail = apr_psprintf(r->pool, "This resource requires one of the "
+                              "scopes: %s", why + 6);
+        problem(r, "insufficient-scope", "Insufficient scope", detail);
         return;
     }
     apr_table_setn(r->notes, VIP_NOTE_AUTH_RESULT,
                    apr_pstrcat(r->pool, why, "_not_allowed", NULL));
-    vip_problem(r, HTTP_FORBIDDEN, "forbidden", "Forbidden",
-                "The caller's tenant or plan may not use this resource.");
+    problem(r, "forbidden", "Forbidden",
+            "The caller's tenant or plan may not use this resource.");
 }

@@ -81,6 +81,14 @@ static int vip_auth_fixups(request_rec *r)
     return DECLINED;
 }
 
+/* mod_authz_core calls ap_note_auth_failure for authenticated callers it
+ * refuses; our challenges are written with the problem, so only claim the
+ * AuthType (httpd logs AH00571 for an AuthType nobody claims). */
+static int vip_auth_note_auth_failure(request_rec *r, const char *type)
+{
+    return ap_cstr_casecmp(type, VIP_AUTH_TYPE) == 0 ? OK : DECLINED;
+}
+
 static void vip_auth_insert_error_filter(request_rec *r)
 {
     vip_auth_authz_error(r);
@@ -103,6 +111,8 @@ static void vip_auth_register_hooks(apr_pool_t *p)
     /* REALLY_LAST: after mod_rewrite and mod_headers fixups, so ours are
      * the identity headers mod_proxy sends upstream. */
     ap_hook_fixups(vip_auth_fixups, NULL, NULL, APR_HOOK_REALLY_LAST);
+    ap_hook_note_auth_failure(vip_auth_note_auth_failure, NULL, NULL,
+                              APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(vip_auth_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
 }
