@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""echo.py - the echo upstream service of the vip test suite.
+
+A real HTTP/1.1 origin (keep-alive, Content-Length framing) that tells the
+test what it received.  Any method on any path answers a JSON document:
+
+    {"method", "path", "query",
+     "headers": [[name, value], ...],   every header line as received,
+                                        duplicates kept, original case
+     "body":    request body as text,
+     "hits":    this process's request count, this request included}
+
+Controls (query string):
+    _status=NNN   answer with that status
+    _sleep=MS     sleep that many milliseconds first
+    _drop=1       close the connection without answering
+
+Special paths:
+    GET  /_hits      {"hits": N} (not counted)
+    POST /_reset     reset the count to 0 (not counted)
+    /static/<file>   serve <root>/htdocs/static/<file> with
+                     Cache-Control: public, max-age=600 (counted)
+
+Only the ready line is printed on stdout; the access log goes to
+<root>/logs/echo.log (or --log).  Python standard library only.
+"""
+
+import argparse
+import json
+import mimetypes
+import os
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+_lock = threading.Lock()
+_hits = 0
+
+
+def _count(reset=False):
+    global _hits
+    with _lock:
+        if reset:
+            _hits = 0
+        else:
+            _hits += 1
+        return _hits
+
+
+def _peek():
+    with _lock:
+        return _hits
+
+
+class EchoHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "vip-echo/1"
+    sys_version = ""
+    static_dir = None
+    log_fh = None
+
+    # Every method goes through one function.
+    def handle_one_request(self):
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.send_error(414)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            self._dispatch()
+            self.wfile.flush()
+        except (socket.timeout, ConnectionError) as e:
+            self.log_message("connection error: %r", e)
+            self.close_connection = True
+
+    def _read_body(self):
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            chunks = []
+            while True:
+                line = self.rfile.readline(65537)
+                if not line:
+                    break
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    # trailers until the empty line
+                    while True:
+                        t = self.rfile.readline(65537)
+                        if not t or t in (b"\r\n", b"\n"):
+                            break
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(3)
+            return b"".join(chunks)
+        length = self.headers.get("Content-Length")
+        if length:
+            return self.rfile.read(int(length))
+        return b""
+
+    def _send(self, status, body, ctype="application/json", extra=()):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status, obj, extra=()):
+        body = (json.dumps(obj) + "\n").encode("utf-8")
+        self._send(status, body, "application/json", extra)
+
+    def _dispatch(self):
+        split = urllib.parse.urlsplit(self.path)
+        path, query = split.path, split.query
+        params = urllib.parse.parse_qs(query, keep_blank_values=True)
+        body = self._read_body()
+
+        if path == "/_hits" and self.command == "GET":
+            self._json(200, {"hits": _peek()})
+            return
+        if path == "/_reset" and self.command == "POST":
+            _count(reset=True)
+            self._json(200, {"hits": 0})
+            return
+
+        hits = _count()
+
+        if "_sleep" in params:
+            try:
+                time.sleep(int(params["_sleep"][0]) / 1000.0)
+            except ValueError:
+                pass
+        if params.get("_drop", ["0"])[0] == "1":
+            self.log_message("dropping connection as asked")
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+
+        status = 200
+        if "_status" in params:
+            try:
+                status = int(params["_status"][0])
+            except ValueError:
+                status = 400
+
+        if path.startswith("/static/") and self.command in ("GET", "HEAD"):
+            self._static(path, status)
+            return
+
+        doc = {
+            "method": self.command,
+            "path": path,
+            "query": query,
+            "headers": [[k, v] for k, v in self.headers.items()],
+            "body": body.decode("utf-8", errors="replace"),
+            "hits": hits,
+        }
+        if status in (204, 304) or status < 200:
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self._json(status, doc)
+
+    def _static(self, path, status):
+        rel = urllib.parse.unquote(path[len("/static/"):])
+        full = os.path.realpath(os.path.join(self.static_dir, rel))
+        if not full.startswith(os.path.realpath(self.static_dir) + os.sep) \
+                or not os.path.isfile(full):
+            self._json(404, {"error": "not found", "path": path})
+            return
+        with open(full, "rb") as f:
+            data = f.read()
+        ctype = mimetypes.guess_type(full)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype == "application/json":
+            ctype += "; charset=utf-8"
+        self._send(status, data, ctype,
+                   [("Cache-Control", "public, max-age=600")])
+
+    def log_message(self, fmt, *args):
+        if self.log_fh:
+            self.log_fh.write("%s %s %s\n" % (
+                time.strftime("%Y-%m-%dT%H:%M:%S"),
+                self.address_string(), fmt % args))
+            self.log_fh.flush()
+
+
+def main():
+    ap = argparse.ArgumentParser(description="vip echo upstream")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--root", required=True,
+                    help="the t/ directory (static files from htdocs/static)")
+    ap.add_argument("--log", help="log file (default <root>/logs/echo.log)")
+    ap.add_argument("--bind", default="127.0.0.1")
+    a = ap.parse_args()
+
+    logfile = a.log or os.path.join(a.root, "logs", "echo.log")
+    os.makedirs(os.path.dirname(logfile), exist_ok=True)
+    EchoHandler.log_fh = open(logfile, "a", buffering=1)
+    EchoHandler.static_dir = os.path.join(a.root, "htdocs", "static")
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+        request_queue_size = 128
+
+        def handle_error(self, request, client_address):
+            EchoHandler.log_fh.write("error serving %r: %r\n"
+                                     % (client_address, sys.exc_info()[1]))
+
+    httpd = Server((a.bind, a.port), EchoHandler)
+    sys.stdout.write("ECHO READY %s:%d pid=%d\n" % (a.bind, a.port, os.getpid()))
+    sys.stdout.flush()
+    try:
+        httpd.serve_forever(poll_interval=0.25)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

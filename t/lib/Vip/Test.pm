@@ -1,0 +1,404 @@
+package Vip::Test;
+
+# Helpers shared by the vip test files:
+#   tokens      b64url, jwt(), claims(), sign_raw(), key_obj()
+#   API keys    apikey($id) - the keys t/TEST.PL minted (t/keys/apikeys.json)
+#   responses   problem_ok(), www_authenticate(), echo_json(), echo_headers(),
+#               echo_values()
+#   upstream    echo_hits(), echo_reset()
+#   memcached   mc_get(), mc_set(), mc_delete(), mc_flush(), mc_cmd()
+#   logs        expect_log(), notes_for(), error_log_since(), error_log_size()
+#   raw HTTP    raw_http() for requests LWP cannot express
+#
+# Test files: use Apache::Test qw(-withtestmore); use Vip::Test;
+
+use strict;
+use warnings;
+
+use Apache::Test ();
+use Apache::TestRequest ();
+use Crypt::Mac::HMAC ();
+use Exporter 'import';
+use File::Spec::Functions qw(catfile);
+use HTTP::Response ();
+use IO::Socket::INET ();
+use JSON ();
+use Test::More ();
+use Time::HiRes ();
+
+use Vip::Keys ();
+use Vip::LogScan ();
+
+our @EXPORT = qw(
+    b64url b64url_decode jwt claims globex_claims sign_raw key_obj key_secret
+    apikey apikeys
+    problem_ok www_authenticate has_challenge
+    echo_json echo_headers echo_values echo_hits echo_reset
+    mc_get mc_set mc_delete mc_flush mc_cmd
+    expect_log notes_for error_log_size error_log_since
+    raw_http req_id t_dir vip_var need_vip_auth
+    $PLATFORM_ISS $GLOBEX_ISS $AUDIENCE
+);
+
+our $PLATFORM_ISS = $Vip::Keys::PLATFORM_ISS;
+our $GLOBEX_ISS   = $Vip::Keys::GLOBEX_ISS;
+our $AUDIENCE     = $Vip::Keys::AUDIENCE;
+
+my $JSON = JSON->new->canonical->allow_nonref;
+
+sub t_dir   { Apache::Test::vars('t_dir') }
+sub vip_var { Apache::Test::vars(lc shift) }
+
+# A condition for Apache::Test's plan: plan tests => N, need_vip_auth();
+# skips the file when mod_vip_auth.so is not built (t/TEST.PL fails the run
+# instead when VIP_REQUIRE_MODULES or CI is set).
+sub need_vip_auth {
+    my $so = catfile(t_dir(), '..', 'mod_vip_auth', 'mod_vip_auth.so');
+    return { 'mod_vip_auth.so is not built' => (-e $so ? 1 : 0) };
+}
+
+# ---- tokens -------------------------------------------------------------
+
+sub b64url        { Vip::Keys::b64url(@_) }
+sub b64url_decode { Vip::Keys::b64url_decode(@_) }
+
+my %KEYCACHE;
+sub key_obj {
+    my $name = shift;
+    return $name if ref $name;
+    return $KEYCACHE{$name} //= Vip::Keys::load_key(t_dir(), $name);
+}
+sub key_secret { key_obj(shift) }    # hs1: the raw HMAC secret
+
+# Standard platform-issuer claims for tenant acme; override with key =>
+# value, delete with key => undef.
+sub claims {
+    my %over = @_;
+    my $now = time;
+    my %c = (iss => $PLATFORM_ISS, aud => $AUDIENCE, tid => 'acme',
+             sub => 'user-1', scope => 'orders:read catalog:read',
+             iat => $now, exp => $now + 300);
+    while (my ($k, $v) = each %over) {
+        if (defined $v) { $c{$k} = $v } else { delete $c{$k} }
+    }
+    return \%c;
+}
+
+# Claims of globex's own issuer (no tenant claim).
+sub globex_claims {
+    return claims(iss => $GLOBEX_ISS, tid => undef, sub => 'g-user-7',
+                  scope => 'catalog:read', @_);
+}
+
+my %HASH = (256 => 'SHA256', 384 => 'SHA384', 512 => 'SHA512');
+
+# Raw signature bytes of $msg for JWA $alg with key $key (a key name or a
+# CryptX object; for HS* also a raw secret through opt secret => ...).
+# %opt: der => 1 gives an ECDSA signature in DER instead of JOSE r||s.
+sub sign_raw {
+    my ($alg, $key, $msg, %opt) = @_;
+    if ($alg =~ /^HS(256|384|512)$/) {
+        my $secret = exists $opt{secret} ? $opt{secret} : key_secret($key);
+        return Crypt::Mac::HMAC::hmac($HASH{$1}, $secret, $msg);
+    }
+    my $pk = key_obj($key);
+    if ($alg =~ /^RS(256|384|512)$/) {
+        return $pk->sign_message($msg, $HASH{$1}, 'v1.5');
+    }
+    if ($alg =~ /^PS(256|384|512)$/) {
+        return $pk->sign_message($msg, $HASH{$1}, 'pss', $1 / 8);
+    }
+    if ($alg =~ /^ES(256|384|512)$/) {
+        return $opt{der} ? $pk->sign_message($msg, $HASH{$1})
+                         : $pk->sign_message_rfc7518($msg, $HASH{$1});
+    }
+    if ($alg eq 'EdDSA') {
+        return $pk->sign_message($msg);
+    }
+    die "sign_raw: cannot sign with alg '$alg'";
+}
+
+# jwt($header, $claims, $key, %opt): a compact JWS.
+#  $header, $claims: hashref (encoded canonically) or a raw JSON string
+#  (for duplicate members and other hand-made documents).  A hashref
+#  header gets kid => $key unless it has a kid entry; kid => undef means
+#  "no kid".  $key: key name (rsa1 ec256 ec384 ed1 hs1 globex1) or CryptX
+#  object; undef gives an empty signature.
+#  %opt: alg => signing alg (default: the header's alg)
+#        sig => raw signature bytes, sig_b64 => literal third segment
+#        header_b64 / payload_b64 => literal segments
+#        der => 1 (ECDSA DER), secret => raw HMAC key
+sub jwt {
+    my ($header, $claims, $key, %opt) = @_;
+    my ($hjson, $alg);
+    if (ref $header) {
+        my %h = %$header;
+        if (!exists $h{kid}) { $h{kid} = $key if defined $key && !ref $key }
+        elsif (!defined $h{kid}) { delete $h{kid} }
+        $hjson = $JSON->encode(\%h);
+        $alg = $h{alg};
+    }
+    else {
+        $hjson = $header;
+        my $h = eval { JSON->new->decode($header) };
+        $alg = ref $h eq 'HASH' ? $h->{alg} : undef;
+    }
+    $alg = $opt{alg} if $opt{alg};
+    my $cjson = ref $claims ? $JSON->encode($claims) : $claims;
+    my $h64 = $opt{header_b64}  // b64url($hjson);
+    my $p64 = $opt{payload_b64} // b64url($cjson);
+    my $input = "$h64.$p64";
+    my $sig = exists $opt{sig} ? $opt{sig}
+            : (defined $key && defined $alg && !ref $alg
+               && $alg =~ /^(?:[HRPE]S(?:256|384|512)|EdDSA)$/)
+              ? sign_raw($alg, $key, $input, %opt)
+              : '';
+    my $s64 = $opt{sig_b64} // b64url($sig);
+    return "$input.$s64";
+}
+
+# ---- API keys -----------------------------------------------------------
+
+my $APIKEYS;
+sub apikeys { $APIKEYS //= Vip::Keys::load_apikeys(t_dir()) }
+sub apikey {
+    my $id = shift;
+    my $k = apikeys()->{$id} or die "no API key '$id' minted";
+    return $k->{key};
+}
+
+# ---- responses ----------------------------------------------------------
+
+# All WWW-Authenticate field values (each header line separately).
+sub www_authenticate {
+    my $res = shift;
+    return $res->headers->header('WWW-Authenticate');
+}
+
+# Does a WWW-Authenticate value start with $scheme and carry the given
+# auth-params (name => value, values compared exactly)?
+sub has_challenge {
+    my ($res, $scheme, %param) = @_;
+    my @vals = www_authenticate($res);
+    # a single header line may hold several challenges
+    my @ch = map { split /,\s*(?=[A-Za-z][A-Za-z0-9!#\$%&'*+.^_`|~-]*\s+[A-Za-z0-9_-]+=|[A-Za-z][A-Za-z0-9-]*\s*$)/ } @vals;
+    CH: for my $c (@ch) {
+        next unless $c =~ /^\s*\Q$scheme\E(?:\s+|$)(.*)$/i;
+        my $rest = $1;
+        my %p;
+        while ($rest =~ /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g) {
+            $p{lc $1} = defined $2 ? $2 =~ s/\\(.)/$1/gr : $3;
+        }
+        for my $k (keys %param) {
+            next CH unless defined $p{lc $k} && $p{lc $k} eq $param{$k};
+        }
+        return 1;
+    }
+    return 0;
+}
+
+# RFC 9457 body, status, Cache-Control: no-store; one test (a subtest).
+sub problem_ok {
+    my ($res, $status, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return Test::More::subtest($name => sub {
+        Test::More::plan(tests => 7);
+        Test::More::is($res->code, $status, "status $status");
+        Test::More::like($res->header('Content-Type') // '',
+                         qr{^application/problem\+json\s*(?:;|$)}i,
+                         'Content-Type application/problem+json');
+        Test::More::like(join(',', $res->header('Cache-Control')), qr/\bno-store\b/,
+                         'Cache-Control: no-store');
+        my $doc = eval { JSON->new->decode($res->content) };
+        Test::More::ok(ref $doc eq 'HASH', 'body is a JSON object')
+            or Test::More::diag("body: " . substr($res->content // '', 0, 300));
+        $doc = {} unless ref $doc eq 'HASH';
+        Test::More::like($doc->{type} // '', qr/^urn:vip:problem:[a-z0-9._-]+$/,
+                         'type is urn:vip:problem:...');
+        Test::More::ok(defined $doc->{title} && !ref $doc->{title}
+                       && length $doc->{title}, 'title is a string');
+        Test::More::ok(defined $doc->{status} && !ref $doc->{status}
+                       && $doc->{status} =~ /^\d+$/ && $doc->{status} == $status,
+                       'status member equals the HTTP status');
+    });
+}
+
+# ---- echo upstream ------------------------------------------------------
+
+sub echo_json {
+    my $res = shift;
+    my $doc = eval { JSON->new->decode($res->content) };
+    return ref $doc eq 'HASH' ? $doc : undef;
+}
+
+# [[name, value], ...] as the echo upstream received them.
+sub echo_headers {
+    my $res = shift;
+    my $doc = ref $res eq 'HASH' ? $res : echo_json($res);
+    return $doc ? $doc->{headers} : [];
+}
+
+# Values of the headers whose name equals $name case-insensitively (or
+# matches $name when it is a qr//).
+sub echo_values {
+    my ($res, $name) = @_;
+    my $h = echo_headers($res);
+    return map { $_->[1] } grep {
+        ref $name ? $_->[0] =~ $name : lc $_->[0] eq lc $name
+    } @$h;
+}
+
+sub _echo_direct {
+    my ($method, $path) = @_;
+    my $port = vip_var('echo_port');
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or die "cannot reach echo on port $port: $!";
+    print $s "$method $path HTTP/1.1\r\nHost: 127.0.0.1\r\n" .
+             "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    local $/;
+    my $raw = <$s>;
+    close $s;
+    my ($body) = $raw =~ /\r\n\r\n(.*)$/s;
+    return JSON->new->decode($body);
+}
+
+sub echo_hits  { _echo_direct(GET  => '/_hits')->{hits} }
+sub echo_reset { _echo_direct(POST => '/_reset'); return 0 }
+
+# ---- memcached (text protocol) ------------------------------------------
+
+sub _mc {
+    my $port = vip_var('memcached_port');
+    return IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                 Proto => 'tcp', Timeout => 5)
+        || die "cannot reach memcached on port $port: $!";
+}
+
+sub _mc_line {
+    my $s = shift;
+    my $l = <$s>;
+    die "memcached closed the connection" unless defined $l;
+    $l =~ s/\r\n$//;
+    return $l;
+}
+
+# One command line, returns the reply lines up to END/STORED/... .
+sub mc_cmd {
+    my $cmd = shift;
+    my $s = _mc();
+    print $s "$cmd\r\n";
+    my @out;
+    while (defined(my $l = _mc_line($s))) {
+        push @out, $l;
+        last if $l =~ /^(?:END|STORED|NOT_STORED|EXISTS|NOT_FOUND|DELETED|OK|ERROR|CLIENT_ERROR.*|SERVER_ERROR.*|VERSION .*|TOUCHED|\d+)$/;
+    }
+    close $s;
+    return @out;
+}
+
+sub mc_set {
+    my ($key, $val, $ttl, $flags) = @_;
+    my $s = _mc();
+    printf $s "set %s %d %d %d\r\n%s\r\n", $key, $flags // 0, $ttl // 0,
+        length($val), $val;
+    my $r = _mc_line($s);
+    close $s;
+    return $r eq 'STORED';
+}
+
+sub mc_get {
+    my $key = shift;
+    my $s = _mc();
+    print $s "get $key\r\n";
+    my $l = _mc_line($s);
+    my $val;
+    if ($l =~ /^VALUE \S+ \d+ (\d+)/) {
+        read($s, $val, $1);
+        _mc_line($s);    # rest of the data line
+        _mc_line($s);    # END
+    }
+    close $s;
+    return $val;
+}
+
+sub mc_delete { (mc_cmd("delete $_[0]"))[0] eq 'DELETED' }
+sub mc_flush  { (mc_cmd('flush_all'))[0] eq 'OK' }
+
+# ---- logs ---------------------------------------------------------------
+
+# Declare an error_log line (warn or worse, with a VIP id) that this test
+# provokes on purpose, so the end-of-run scan does not fail on it.
+sub expect_log {
+    my ($re) = @_;
+    my $src = ref $re ? "$re" : quotemeta $re;
+    open my $fh, '>>', Vip::LogScan::expected_file(t_dir()) or die $!;
+    print $fh "$src\n";
+    close $fh;
+}
+
+sub error_log_file { catfile(t_dir(), 'logs', 'error_log') }
+sub error_log_size { (-s error_log_file()) || 0 }
+
+# The error_log text written since byte offset $off (waits $wait seconds
+# first so that lines of finished requests have landed).
+sub error_log_since {
+    my ($off, $wait) = @_;
+    Time::HiRes::sleep($wait) if $wait;
+    open my $fh, '<', error_log_file() or return '';
+    seek $fh, $off, 0;
+    local $/;
+    return scalar(<$fh>) // '';
+}
+
+my $REQ_SEQ = 0;
+# A unique request id for the X-Req-Id header (the vipnotes log key).
+sub req_id { sprintf 'r%d-%d-%d', $$, time, ++$REQ_SEQ }
+
+# The vipnotes log fields of the request with X-Req-Id $id (waits up to
+# $timeout seconds for the line: mod_log_config writes after the response).
+my @NOTE_FIELDS = qw(reqid status tenant subject scopes plan auth_method
+                     key_id auth_result authorization api_key path);
+sub notes_for {
+    my ($id, $timeout) = @_;
+    my $file = catfile(t_dir(), 'logs', 'vip_notes.log');
+    my $end = Time::HiRes::time() + ($timeout // 5);
+    while (1) {
+        if (open my $fh, '<', $file) {
+            while (my $l = <$fh>) {
+                chomp $l;
+                next unless index($l, "$id|") == 0;
+                my @f = split /\|/, $l, -1;
+                my %h;
+                @h{@NOTE_FIELDS} = @f;
+                return \%h;
+            }
+        }
+        return undef if Time::HiRes::time() > $end;
+        Time::HiRes::sleep(0.05);
+    }
+}
+
+# ---- raw HTTP -------------------------------------------------------------
+
+# Send $bytes as they are to the test server; returns an HTTP::Response
+# (undef when the server closed without answering).  $bytes should ask for
+# Connection: close.
+sub raw_http {
+    my ($bytes, %opt) = @_;
+    my $host = Apache::Test::vars('servername') || 'localhost';
+    my $port = $opt{port} || Apache::Test::vars('port');
+    my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or die "cannot connect to $host:$port: $!";
+    $s->autoflush(1);
+    print $s $bytes;
+    local $/;
+    my $raw = <$s> // '';
+    close $s;
+    return undef unless length $raw;
+    my $res = HTTP::Response->parse($raw);
+    return $res;
+}
+
+1;
