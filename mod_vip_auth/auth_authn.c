@@ -160,6 +160,7 @@ static int by_token(request_rec *r, const vip_auth_dir_conf *d,
     vip_tcache_entry ce;
     vip_identity id;
     vip_jwt *t;
+    int cached = 0;
 
     if (len > (apr_size_t)vip_auth_token_max(d)) {
         return token_denied(r, VIP_JWT_R_TOO_LARGE, NULL, NULL);
@@ -176,6 +177,7 @@ static int by_token(request_rec *r, const vip_auth_dir_conf *d,
         id.subject = apr_pstrdup(r->pool, ce.sub);
         id.scopes = apr_pstrdup(r->pool, ce.scopes);
         id.key_id = *ce.kid ? apr_pstrdup(r->pool, ce.kid) : NULL;
+        cached = 1;
         goto identified;
     }
 
@@ -218,7 +220,6 @@ static int by_token(request_rec *r, const vip_auth_dir_conf *d,
         vip_tcache_put(tc, hash, reg, tenant, jid.exp, jid.has_exp,
                        id.subject, id.scopes, id.key_id);
     }
-    reason = NULL;
 
 identified:
     if (tenant->suspended) {
@@ -227,7 +228,7 @@ identified:
     id.tenant = tenant->id;
     id.plan = tenant->plan;
     id.method = "jwt";
-    vip_identity_set(r, &id, reason ? "cached" : "ok");
+    vip_identity_set(r, &id, cached ? "cached" : "ok");
     return OK;
 }
 
