@@ -33,7 +33,8 @@ our @EXPORT = qw(
     b64url b64url_decode jwt claims globex_claims sign_raw key_obj key_secret
     apikey apikeys
     problem_ok www_authenticate has_challenge
-    echo_json echo_headers echo_values echo_hits echo_reset
+    echo_json echo_headers echo_values echo_hits echo_reset with_hits
+    identity_of scopes_set auth_get
     mc_get mc_set mc_delete mc_flush mc_cmd
     expect_log notes_for error_log_size error_log_since
     raw_http req_id t_dir vip_var need_vip_auth
@@ -54,7 +55,7 @@ sub vip_var { Apache::Test::vars(lc shift) }
 # instead when VIP_REQUIRE_MODULES or CI is set).
 sub need_vip_auth {
     my $so = catfile(t_dir(), '..', 'mod_vip_auth', 'mod_vip_auth.so');
-    return { 'mod_vip_auth.so is not built' => (-e $so ? 1 : 0) };
+    return Apache::Test::need({ 'mod_vip_auth.so is not built' => (-e $so ? 1 : 0) });
 }
 
 # ---- tokens -------------------------------------------------------------
@@ -265,6 +266,39 @@ sub _echo_direct {
 
 sub echo_hits  { _echo_direct(GET  => '/_hits')->{hits} }
 sub echo_reset { _echo_direct(POST => '/_reset'); return 0 }
+
+# my ($res, $hits) = with_hits { GET ... };  $hits: requests the echo
+# upstream received meanwhile ("upstream untouched" is $hits == 0).
+sub with_hits (&) {
+    my $code = shift;
+    my $before = echo_hits();
+    my $res = $code->();
+    return ($res, echo_hits() - $before);
+}
+
+# The identity headers the echo upstream received: name => [values].
+sub identity_of {
+    my $res = shift;
+    my %id;
+    for my $f (qw(Tenant Subject Scopes Plan)) {
+        $id{lc $f} = [ echo_values($res, "X-Vip-$f") ];
+    }
+    return \%id;
+}
+
+# "b a c" -> "a b c" (scopes compared as sets)
+sub scopes_set { join ' ', sort grep { length } split /\s+/, (shift // '') }
+
+# GET with a credential: auth_get($path, jwt => $token | key => $apikey |
+# bearer => $raw_authorization_value, headers...).
+sub auth_get {
+    my ($path, %a) = @_;
+    my @h;
+    push @h, Authorization => "Bearer $a{jwt}" if defined $a{jwt};
+    push @h, 'X-Api-Key' => $a{key} if defined $a{key};
+    delete @a{qw(jwt key)};
+    return Apache::TestRequest::GET($path, @h, %a);
+}
 
 # ---- memcached (text protocol) ------------------------------------------
 
