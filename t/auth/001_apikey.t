@@ -93,7 +93,7 @@ for my $b (@bad) {
     my ($name, $key) = @$b;
     ($res, $hits) = with_hits { GET '/auth/any/orders', 'X-Api-Key' => $key };
     subtest "bad key ($name): 401 with the ApiKey challenge, upstream untouched" => sub {
-        plan tests => 3;
+        Test::More::plan(tests => 3);
         problem_ok($res, 401, 'problem');
         ok(has_challenge($res, 'ApiKey', realm => 'vip'), 'ApiKey challenge');
         is($hits, 0, 'upstream untouched');
