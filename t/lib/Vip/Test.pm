@@ -47,8 +47,10 @@ our $AUDIENCE     = $Vip::Keys::AUDIENCE;
 
 my $JSON = JSON->new->canonical->allow_nonref;
 
-sub t_dir   { Apache::Test::vars('t_dir') }
-sub vip_var { Apache::Test::vars(lc shift) }
+# local $_: the first call thaws Apache::Test's config, which runs
+# while(<FH>) loops on $_ (fatal when $_ aliases a constant, as in map qw())
+sub t_dir   { local $_; Apache::Test::vars('t_dir') }
+sub vip_var { my $n = lc shift; local $_; Apache::Test::vars($n) }
 
 # A condition for Apache::Test's plan: plan tests => N, need_vip_auth();
 # skips the file when mod_vip_auth.so is not built (t/TEST.PL fails the run
