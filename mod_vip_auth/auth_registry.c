@@ -148,7 +148,7 @@ static apr_status_t get_scopes(loader *l, json_object *o, const char *where,
     }
     n = json_object_array_length(v);
     if (n > MAX_SCOPES) {
-        return fail(l, "%s: field 'scopes' has %zu entries, at most %d allowed",
+        return fail(l, "%s: field 'scopes' has %" APR_SIZE_T_FMT " entries, at most %d allowed",
                     where, n, MAX_SCOPES);
     }
     for (i = 0; i < n; i++) {
@@ -157,7 +157,7 @@ static apr_status_t get_scopes(loader *l, json_object *o, const char *where,
         if (!json_object_is_type(s, json_type_string)
             || !valid_scope(json_object_get_string(s),
                             (apr_size_t)json_object_get_string_len(s))) {
-            return fail(l, "%s: scopes[%zu] must be a scope token (1-%d visible "
+            return fail(l, "%s: scopes[%" APR_SIZE_T_FMT "] must be a scope token (1-%d visible "
                         "characters, no spaces, quotes or backslashes)",
                         where, i, MAX_SCOPE_LEN);
         }
@@ -245,7 +245,7 @@ static apr_status_t load_apikey(loader *l, json_object *o, const char *where,
     if (strlen(hex) != 2 * VIP_APIKEY_HASH_LEN) {
         return fail(l, "%s: field 'sha256' must be %d lowercase hex digits "
                     "(the SHA-256 of the whole key, see tools/vip-keygen), "
-                    "got %zu characters", where, 2 * VIP_APIKEY_HASH_LEN,
+                    "got %" APR_SIZE_T_FMT " characters", where, 2 * VIP_APIKEY_HASH_LEN,
                     strlen(hex));
     }
     for (i = 0; i < VIP_APIKEY_HASH_LEN; i++) {
@@ -278,7 +278,7 @@ static apr_status_t load_tenant(loader *l, json_object *o, size_t idx)
     static const char *const fields[] = {
         "id", "plan", "status", "scopes", "api_keys", "jwt", "name", NULL };
     vip_tenant *t = apr_pcalloc(l->p, sizeof(*t));
-    const char *where = apr_psprintf(l->p, "tenants[%zu]", idx);
+    const char *where = apr_psprintf(l->p, "tenants[%" APR_SIZE_T_FMT "]", idx);
     const char *status, *name;
     json_object *v;
     apr_status_t rv;
@@ -327,7 +327,7 @@ static apr_status_t load_tenant(loader *l, json_object *o, size_t idx)
         }
         for (i = 0; i < json_object_array_length(v); i++) {
             rv = load_apikey(l, json_object_array_get_idx(v, i),
-                             apr_psprintf(l->p, "%s: api_keys[%zu]", where, i),
+                             apr_psprintf(l->p, "%s: api_keys[%" APR_SIZE_T_FMT "]", where, i),
                              t);
             if (rv != APR_SUCCESS) {
                 return rv;
@@ -393,7 +393,7 @@ apr_status_t vip_registry_parse(apr_pool_t *p, const char *buf,
         if (!json_object_is_type(s, json_type_string)
             || !vip_registry_valid_id(plan, MAX_ID_LEN)
             || strlen(plan) != (size_t)json_object_get_string_len(s)) {
-            rv = fail(&l, "registry: plans[%zu] must be 1-%d characters of "
+            rv = fail(&l, "registry: plans[%" APR_SIZE_T_FMT "] must be 1-%d characters of "
                       "[A-Za-z0-9._-]", i, MAX_ID_LEN);
             goto failed;
         }
@@ -422,7 +422,7 @@ apr_status_t vip_registry_parse(apr_pool_t *p, const char *buf,
         }
         for (i = 0; i < json_object_array_length(v); i++) {
             rv = load_trust(&l, json_object_array_get_idx(v, i),
-                            apr_psprintf(p, "issuers[%zu]", i), NULL);
+                            apr_psprintf(p, "issuers[%" APR_SIZE_T_FMT "]", i), NULL);
             if (rv != APR_SUCCESS) {
                 goto failed;
             }
