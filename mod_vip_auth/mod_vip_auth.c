@@ -57,7 +57,10 @@ static int vip_auth_post_read_request(request_rec *r)
 
 static int vip_auth_authn(request_rec *r)
 {
-    return vip_auth_check_authn(r, token_cache);
+    /* One cache per process, sized by the main server; a virtual host
+     * with VipAuthTokenCache 0 verifies every token in full. */
+    return vip_auth_check_authn(r, vip_auth_tcache_entries(r->server) > 0
+                                   ? token_cache : NULL);
 }
 
 static int vip_auth_fixups(request_rec *r)
