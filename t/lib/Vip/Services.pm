@@ -42,7 +42,7 @@ sub which {
 }
 
 sub _spawn {
-    my ($argv, $stdout_pipe) = @_;
+    my ($argv, $stdout_pipe, $errlog) = @_;
     my ($r, $w);
     pipe($r, $w) or die "pipe: $!" if $stdout_pipe;
     my $pid = fork;
@@ -55,6 +55,9 @@ sub _spawn {
         # for httpd (make test --enable-sanitizers) leaks into them
         delete $ENV{LD_PRELOAD};
         open STDIN, '<', '/dev/null';
+        # never the driver's stderr: a service outliving the driver
+        # (-start-httpd) would hold the caller's pipe open
+        open STDERR, '>>', $errlog or open STDERR, '>', '/dev/null';
         if ($stdout_pipe) {
             close $r;
             open STDOUT, '>&', $w or POSIX::_exit(127);
@@ -99,7 +102,7 @@ sub start_memcached {
         my @argv = ($bin, '-l', '127.0.0.1', '-p', $port, '-U', '0',
                     '-m', '64', '-c', '1024', '-t', '2');
         push @argv, '-u', 'nobody' if $> == 0;
-        my ($pid) = _spawn(\@argv);
+        my ($pid) = _spawn(\@argv, 0, $log);
         return { name => 'memcached', pid => $pid, port => $port, argv => \@argv }
             if _wait_port($port, $pid, 10);
         kill 'KILL', $pid;
@@ -116,7 +119,7 @@ sub start_echo {
     for my $try (1 .. 5) {
         my $port = free_port();
         my @argv = ($py, $script, '--port', $port, '--root', $t_dir);
-        my ($pid, $out) = _spawn(\@argv, 1);
+        my ($pid, $out) = _spawn(\@argv, 1, catfile($t_dir, 'logs', 'echo.log'));
         my $sel = IO::Select->new($out);
         my $line = '';
         if ($sel->can_read(15)) {
@@ -161,10 +164,12 @@ sub stop {
     }
 }
 
-# Fork a watchdog that stops the services when this process goes away.
-# Returns the write end of the pipe, which the caller must keep open.
+# Fork a watchdog that stops the services when this process goes away, and
+# the test httpd too (the pid in $httpd_pidfile, if its command line names
+# $httpd_conf): Apache::Test starts httpd as a daemon.  Returns the write end
+# of the pipe, which the caller must keep open, and the watchdog's pid.
 sub watchdog {
-    my @svcs = @_;
+    my ($httpd_pidfile, $httpd_conf, @svcs) = @_;
     pipe(my $r, my $w) or die "pipe: $!";
     my $pid = fork;
     die "fork: $!" unless defined $pid;
@@ -175,6 +180,7 @@ sub watchdog {
         $SIG{TERM} = sub { POSIX::_exit(0) };
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
         my $buf;
         while (1) {
             my $n = sysread($r, $buf, 1);
@@ -182,6 +188,15 @@ sub watchdog {
             last unless $n;
         }
         # parent gone: stop what it left running
+        if (open my $pf, '<', $httpd_pidfile) {
+            my $pid = <$pf> // '';
+            chomp $pid;
+            if ($pid =~ /^\d+$/ && open my $cf, '<', "/proc/$pid/cmdline") {
+                local $/;
+                my $cmd = <$cf> // '';
+                kill 'TERM', $pid if index($cmd, $httpd_conf) >= 0;
+            }
+        }
         for my $svc (@svcs) {
             kill 'TERM', $svc->{pid} if _ours($svc);
         }
