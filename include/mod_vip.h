@@ -28,6 +28,14 @@
                                                     hit), "inherited", or the
                                                     failure reason code        */
 
+/* ---- notes set by mod_vip_route (translate_name, or fixups for tables
+ * with tenant/plan conditions) ------------------------------------------ */
+#define VIP_NOTE_ROUTE        "vip.route"        /* matched route name          */
+#define VIP_NOTE_SERVICE      "vip.service"      /* service chosen for it       */
+#define VIP_NOTE_ROUTE_RESULT "vip.route_result" /* "routed", "no_route", or a
+                                                    path refusal reason        */
+#define VIP_NOTE_REQUEST_ID   "vip.request_id"   /* the X-Request-Id in effect  */
+
 /* ---- environment variables (r->subprocess_env), same values ---------- */
 #define VIP_ENV_TENANT        "VIP_TENANT"
 #define VIP_ENV_SUBJECT       "VIP_SUBJECT"
@@ -44,6 +52,10 @@
 #define VIP_HDR_SUBJECT       "X-Vip-Subject"
 #define VIP_HDR_SCOPES        "X-Vip-Scopes"
 #define VIP_HDR_PLAN          "X-Vip-Plan"
+
+/* Request id: kept when the client's is 8-128 characters of
+ * [A-Za-z0-9._-], generated otherwise; sent upstream and back. */
+#define VIP_HDR_REQUEST_ID    "X-Request-Id"
 
 /* ---- error responses --------------------------------------------------
  * Every error a vip module generates is an RFC 9457 problem document with

@@ -1,0 +1,26 @@
+/*
+ * route_request.h - routing one request (see route_request.c).
+ */
+#ifndef VIP_ROUTE_REQUEST_H
+#define VIP_ROUTE_REQUEST_H
+
+#include "httpd.h"
+
+#include "route_config.h"
+
+/* Seconds a client should wait when every member of the chosen service
+ * rests (the members' cool-down). */
+#define NOTE_RETRY_AFTER "vip.route.retry_after"
+
+/* Match r against conf's table and hand it to mod_proxy.  OK when routed,
+ * DECLINED when no route matches outside the scopes, or an error status
+ * with a problem prepared (400 bad path, 404 no route).  with_identity:
+ * use the tenant and plan notes of mod_vip_auth. */
+int vip_route_request(request_rec *r, const vip_route_srv_conf *conf,
+                      int with_identity);
+
+/* Keep a valid client X-Request-Id or make one; note it, send it upstream
+ * and back to the client. */
+void vip_route_request_id(request_rec *r);
+
+#endif
