@@ -437,4 +437,120 @@ sub raw_http {
     return $res;
 }
 
+# ---- raw HTTP/1.1 exchanges (t/auth/011, 013) ---------------------------
+# For what raw_http() cannot show: pipelined requests on one connection,
+# interim (1xx) responses, and whether the server closed the connection.
+#
+#   my $s = raw_connect();                    # or raw_connect(port => ...)
+#   print $s $bytes;
+#   my $r = read_responses($s, want => 2);
+#   $r->{responses}  HTTP::Response objects in order, 1xx included
+#   $r->{eof}        the server closed the connection (after them)
+#   $r->{error}      a read error instead (e.g. "Connection reset by peer")
+#   $r->{timeout}    stopped waiting: nothing came for $opt{timeout} s
+#   $r->{rest}       bytes after the last complete response
+#   $r->{raw}        everything read
+# Without want, reads until the server closes (or the timeout, default 10 s);
+# upto => N stops after N responses, interim ones included.
+
+use IO::Select ();
+
+push @EXPORT, qw(raw_connect read_responses);
+
+sub raw_connect {
+    my %opt = @_;
+    my $port = $opt{port} || Apache::Test::vars('port');
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => $opt{timeout} || 10)
+        or die "cannot connect to 127.0.0.1:$port: $!";
+    $s->autoflush(1);
+    binmode $s;
+    return $s;
+}
+
+# One response at the start of $$buf: (HTTP::Response, bytes used), or ()
+# when it is not complete yet, or (undef, -1) when it is not HTTP.
+sub _parse_response {
+    my ($buf, $eof) = @_;
+    my $hend = index($$buf, "\r\n\r\n");
+    return if $hend < 0;
+    my $head = substr($$buf, 0, $hend);
+    return (undef, -1) unless $head =~ m{^HTTP/\d\.\d (\d{3})};
+    my $code = $1;
+    my $res = HTTP::Response->parse($head);
+    my $pos = $hend + 4;
+    my $body = '';
+    my $te = lc join ',', $res->header('Transfer-Encoding');
+    if ($code =~ /^1/ || $code == 204 || $code == 304) {
+        # no content
+    }
+    elsif ($te =~ /\bchunked\b/) {
+        while (1) {
+            my $le = index($$buf, "\r\n", $pos);
+            return if $le < 0;
+            my ($size) = substr($$buf, $pos, $le - $pos) =~ /^([0-9a-fA-F]+)/;
+            return (undef, -1) unless defined $size;
+            $size = hex $size;
+            $pos = $le + 2;
+            if ($size == 0) {
+                while (1) {    # trailer fields up to the empty line
+                    my $tl = index($$buf, "\r\n", $pos);
+                    return if $tl < 0;
+                    my $empty = $tl == $pos;
+                    $pos = $tl + 2;
+                    last if $empty;
+                }
+                last;
+            }
+            return if length($$buf) < $pos + $size + 2;
+            $body .= substr($$buf, $pos, $size);
+            $pos += $size + 2;
+        }
+    }
+    elsif (defined(my $cl = $res->header('Content-Length'))) {
+        return (undef, -1) unless $cl =~ /^\d+$/;
+        return if length($$buf) < $pos + $cl;
+        $body = substr($$buf, $pos, $cl);
+        $pos += $cl;
+    }
+    else {
+        return unless $eof;    # delimited by the close
+        $body = substr($$buf, $pos);
+        $pos = length $$buf;
+    }
+    $res->content($body);
+    return ($res, $pos);
+}
+
+sub read_responses {
+    my ($s, %opt) = @_;
+    my $timeout = $opt{timeout} // 10;
+    my %r = (responses => [], eof => 0, error => undef, timeout => 0,
+             rest => '', raw => '');
+    my $buf = '';
+    my $final = 0;
+    my $sel = IO::Select->new($s);
+    while (1) {
+        while (length $buf) {
+            my ($res, $used) = _parse_response(\$buf, $r{eof} || $r{error});
+            last unless $used;
+            if ($used < 0) { $r{error} //= 'not an HTTP response'; last }
+            push @{ $r{responses} }, $res;
+            substr($buf, 0, $used) = '';
+            $final++ if $res->code !~ /^1/;
+        }
+        last if $r{eof} || $r{error};
+        last if $opt{want} && $final >= $opt{want};
+        last if $opt{upto} && @{ $r{responses} } >= $opt{upto};
+        if (!$sel->can_read($timeout)) { $r{timeout} = 1; last }
+        my $n = sysread($s, my $chunk, 65536);
+        if (!defined $n) { $r{error} = "$!"; next }
+        if ($n == 0) { $r{eof} = 1; next }
+        $buf .= $chunk;
+        $r{raw} .= $chunk;
+    }
+    $r{rest} = $buf;
+    return \%r;
+}
+
 1;
