@@ -113,8 +113,7 @@ int vip_route_request(request_rec *r, const vip_route_srv_conf *conf,
     if (!vip_route_table_match(conf->table, &q, r->pool, &m)) {
         if (in_scope(conf, norm)) {
             apr_table_setn(r->notes, VIP_NOTE_ROUTE_RESULT, "no_route");
-            return vip_problem(r, HTTP_NOT_FOUND, "no-route", "No route",
-                               "No service answers this method and path.");
+            return HTTP_NOT_FOUND;
         }
         return DECLINED;
     }

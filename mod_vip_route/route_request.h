@@ -13,8 +13,9 @@
 #define NOTE_RETRY_AFTER "vip.route.retry_after"
 
 /* Match r against conf's table and hand it to mod_proxy.  OK when routed,
- * DECLINED when no route matches outside the scopes, or an error status
- * with a problem prepared (400 bad path, 404 no route).  with_identity:
+ * DECLINED when no route matches outside the scopes, HTTP_NOT_FOUND (no
+ * problem prepared yet: the caller decides when to answer) when none
+ * matches inside one, or 400 with a problem prepared.  with_identity:
  * use the tenant and plan notes of mod_vip_auth. */
 int vip_route_request(request_rec *r, const vip_route_srv_conf *conf,
                       int with_identity);
