@@ -231,7 +231,8 @@ static const char *cmd_service(cmd_parms *cmd, void *dc, const char *args)
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
     vip_route_srv_conf *conf = srv_conf(cmd);
     vip_service *svc;
-    const char *w, *v, *opt;
+    const char *w, *v, *opt, *health = NULL;
+    int health_interval = 5;
 
     if (err) {
         return err;
@@ -270,9 +271,18 @@ static const char *cmd_service(cmd_parms *cmd, void *dc, const char *args)
                 svc->options = apr_psprintf(cmd->pool, "%s max=%d",
                                             svc->options, n);
             }
+            else if (strcmp(opt, "health") == 0 && *v == '/'
+                     && !strpbrk(v, " \t\"'\\")) {
+                health = v;
+            }
+            else if (strcmp(opt, "health_interval") == 0
+                     && parse_num(v, 1, 3600, &n)) {
+                health_interval = n;
+            }
             else {
                 return apr_psprintf(cmd->pool, "%s %s: bad option '%s' (known: "
-                                    "retry=seconds, max=connections)",
+                                    "retry=seconds, max=connections, "
+                                    "health=/path, health_interval=seconds)",
                                     cmd->cmd->name, svc->name, w);
             }
             continue;
@@ -291,6 +301,19 @@ static const char *cmd_service(cmd_parms *cmd, void *dc, const char *args)
     if (svc->members->nelts == 0) {
         return apr_psprintf(cmd->pool, "%s %s: name at least one member URL",
                             cmd->cmd->name, svc->name);
+    }
+    if (health) {
+        /* Active checks take a member out before a client meets its
+         * failure; mod_proxy_hcheck does them, so it must be there. */
+        if (!ap_find_linked_module("mod_proxy_hcheck.c")) {
+            return apr_psprintf(cmd->pool, "%s %s: health= needs "
+                                "mod_proxy_hcheck loaded first (Debian: "
+                                "a2enmod proxy_hcheck)", cmd->cmd->name,
+                                svc->name);
+        }
+        svc->options = apr_psprintf(cmd->pool, "%s hcmethod=GET hcuri=%s "
+                                    "hcinterval=%d hcpasses=1 hcfails=2",
+                                    svc->options, health, health_interval);
     }
     svc->balancer = apr_pstrcat(cmd->pool, "balancer://vip.", svc->name, NULL);
     if ((err = define_balancer(cmd, svc, svc->balancer, 0, 0, -1))) {
@@ -590,8 +613,9 @@ static const char *cmd_scope(cmd_parms *cmd, void *dc, const char *arg)
 
 const command_rec vip_route_cmds[] = {
     AP_INIT_RAW_ARGS("VipRouteService", cmd_service, NULL, RSRC_CONF,
-                     "name url... [retry=seconds] [max=connections]: an "
-                     "upstream service and its members"),
+                     "name url... [retry=seconds] [max=connections] "
+                     "[health=/path] [health_interval=seconds]: an upstream "
+                     "service and its members"),
     AP_INIT_RAW_ARGS("VipRoute", cmd_route, NULL, RSRC_CONF,
                      "name [METHOD,...] /path/{param}/* service [option=value"
                      "...]: a route"),
