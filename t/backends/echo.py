@@ -5,19 +5,36 @@ A real HTTP/1.1 origin (keep-alive, Content-Length framing) that tells the
 test what it received.  Any method on any path answers a JSON document:
 
     {"method", "path", "query",
+     "target":  the request-target exactly as received (not decoded),
      "headers": [[name, value], ...],   every header line as received,
                                         duplicates kept, original case
      "body":    request body as text,
-     "hits":    this process's request count, this request included}
+     "hits":    this process's request count, this request included,
+     "instance": the port this instance listens on (several instances
+                run side by side: t/TEST.PL starts three),
+     "conn":    serial number of the TCP connection this request came on
+                (1 for the first connection this process accepted),
+     "conn_requests": requests served on that connection so far,
+                this one included,
+     "conns":   TCP connections this process has accepted so far}
 
 Controls (query string):
     _status=NNN   answer with that status
     _sleep=MS     sleep that many milliseconds first
     _drop=1       close the connection without answering
+    _garbage=status|noise|headers   answer with an invalid status line
+                  ("1" means status), binary noise, or a header section
+                  larger than any proxy accepts; then close
+    _hdr=Name:value   add that response header (repeatable)
+    _drip=MS      send the response head one line every MS milliseconds
+                  (eight filler header lines): a drip-feeding upstream
 
 Special paths:
     GET  /_hits      {"hits": N} (not counted)
-    POST /_reset     reset the count to 0 (not counted)
+    GET  /_conns     {"conns": N, "instance": port} (not counted)
+    GET  /_seen      {"seen": [[method, target], ...]}: the counted requests
+                     since the last reset, oldest first (at most 5000)
+    POST /_reset     reset the count and the seen list (not counted)
     /static/<file>   serve <root>/htdocs/static/<file> with
                      Cache-Control: public, max-age=600 (counted)
 
@@ -38,16 +55,39 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _lock = threading.Lock()
 _hits = 0
+_conns = 0
+_seen = []
+_SEEN_MAX = 5000
 
 
-def _count(reset=False):
-    global _hits
+def _count(reset=False, seen=None):
+    global _hits, _seen
     with _lock:
         if reset:
             _hits = 0
+            _seen = []
         else:
             _hits += 1
+            if seen is not None and len(_seen) < _SEEN_MAX:
+                _seen.append(seen)
         return _hits
+
+
+def _new_conn():
+    global _conns
+    with _lock:
+        _conns += 1
+        return _conns
+
+
+def _peek_conns():
+    with _lock:
+        return _conns
+
+
+def _peek_seen():
+    with _lock:
+        return list(_seen)
 
 
 def _peek():
@@ -61,6 +101,17 @@ class EchoHandler(BaseHTTPRequestHandler):
     sys_version = ""
     static_dir = None
     log_fh = None
+    instance = 0
+    # The head and the body go out in separate writes: without TCP_NODELAY
+    # the body waits for the proxy's delayed ACK of the head (40 ms a
+    # request on a reused connection).
+    disable_nagle_algorithm = True
+
+    # One handler object per accepted TCP connection.
+    def setup(self):
+        super().setup()
+        self.conn_id = _new_conn()
+        self.conn_requests = 0
 
     # Every method goes through one function.
     def handle_one_request(self):
@@ -127,12 +178,20 @@ class EchoHandler(BaseHTTPRequestHandler):
         if path == "/_hits" and self.command == "GET":
             self._json(200, {"hits": _peek()})
             return
+        if path == "/_conns" and self.command == "GET":
+            self._json(200, {"conns": _peek_conns(),
+                             "instance": self.instance})
+            return
+        if path == "/_seen" and self.command == "GET":
+            self._json(200, {"seen": _peek_seen(), "instance": self.instance})
+            return
         if path == "/_reset" and self.command == "POST":
             _count(reset=True)
             self._json(200, {"hits": 0})
             return
 
-        hits = _count()
+        hits = _count(seen=[self.command, self.path])
+        self.conn_requests += 1
 
         if "_sleep" in params:
             try:
@@ -148,6 +207,17 @@ class EchoHandler(BaseHTTPRequestHandler):
                 pass
             return
 
+        garbage = params.get("_garbage", [""])[0]
+        if garbage:
+            self._garbage(garbage)
+            return
+        if "_drip" in params:
+            try:
+                self._drip(int(params["_drip"][0]) / 1000.0)
+            except ValueError:
+                self._json(400, {"error": "bad _drip"})
+            return
+
         status = 200
         if "_status" in params:
             try:
@@ -159,20 +229,70 @@ class EchoHandler(BaseHTTPRequestHandler):
             self._static(path, status)
             return
 
+        extra = []
+        for h in params.get("_hdr", []):
+            name, sep, value = h.partition(":")
+            if sep and name:
+                extra.append((name, value.strip()))
+
         doc = {
             "method": self.command,
             "path": path,
             "query": query,
+            "target": self.path,
             "headers": [[k, v] for k, v in self.headers.items()],
             "body": body.decode("utf-8", errors="replace"),
             "hits": hits,
+            "instance": self.instance,
+            "conn": self.conn_id,
+            "conn_requests": self.conn_requests,
+            "conns": _peek_conns(),
         }
         if status in (204, 304) or status < 200:
             self.send_response(status)
             self.send_header("Content-Length", "0")
+            for k, v in extra:
+                self.send_header(k, v)
             self.end_headers()
             return
-        self._json(status, doc)
+        self._json(status, doc, extra)
+
+    def _drip(self, pause):
+        """A valid response whose head arrives one line at a time."""
+        body = b"dripped\n"
+        lines = [b"HTTP/1.1 200 OK\r\n"]
+        lines += [b"X-Drip-%d: x\r\n" % i for i in range(8)]
+        lines += [b"Content-Type: text/plain\r\n",
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body]
+        self.log_message("dripping the response head, %.3f s a line", pause)
+        try:
+            for line in lines:
+                self.wfile.write(line)
+                self.wfile.flush()
+                if line is not lines[-1]:
+                    time.sleep(pause)
+        except OSError:
+            self.close_connection = True
+
+    def _garbage(self, kind):
+        """A response no HTTP client may accept, then close."""
+        if kind == "noise":
+            data = bytes(range(256)) * 4
+        elif kind == "headers":
+            data = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                    + b"X-Big: " + b"a" * 200000 + b"\r\n"
+                    + b"Content-Length: 2\r\n\r\nok")
+        else:
+            data = (b"HTTP/1.1 2x0 Garbage\r\nContent-Type: text/plain\r\n"
+                    b"Content-Length: 7\r\n\r\ngarbage")
+        self.log_message("answering with garbage (%s) as asked", kind)
+        self.close_connection = True
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def _static(self, path, status):
         rel = urllib.parse.unquote(path[len("/static/"):])
@@ -210,6 +330,7 @@ def main():
     os.makedirs(os.path.dirname(logfile), exist_ok=True)
     EchoHandler.log_fh = open(logfile, "a", buffering=1)
     EchoHandler.static_dir = os.path.join(a.root, "htdocs", "static")
+    EchoHandler.instance = a.port
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True

@@ -1,10 +1,15 @@
 package Vip::Services;
 
-# The services the vip test suite runs beside httpd: a memcached and the
-# echo upstream (t/backends/echo.py), each on a free 127.0.0.1 port.
+# The services the vip test suite runs beside httpd: a memcached and three
+# instances of the echo upstream (t/backends/echo.py), each on a free
+# 127.0.0.1 port, plus a port where nothing listens (dead_port()).
 #
-# start() launches both and returns their ports and pids; stop() ends them
-# (TERM, then KILL after a grace period).  For a start-run-stop session a
+# start_memcached() and start_echo() launch them and return their ports and
+# pids; stop() ends them (TERM, then KILL after a grace period).  A test may
+# stop an echo instance and start it again on the same port (failover
+# tests, Vip::Test::echo_stop/echo_start): the state file then names the
+# new pid, and whoever stops the services reads it back
+# (state_services()).  For a start-run-stop session a
 # watchdog process holds the read end of a pipe whose write end only the
 # caller holds: if the caller dies in any way (even SIGKILL) the watchdog
 # sees EOF and stops the services, so no run leaves orphans behind.  For a
@@ -111,15 +116,22 @@ sub start_memcached {
     die "memcached ($bin) did not start listening on 127.0.0.1\n";
 }
 
+# start_echo($t_dir, %opt): an echo instance on a free port, or on
+# $opt{port} (a restart: that port only, retried while the old socket
+# lingers).  $opt{log}: its log file under t/logs (default echo.log).
 sub start_echo {
-    my ($t_dir) = @_;
+    my ($t_dir, %opt) = @_;
     my $py = $ENV{VIP_PYTHON} || which('python3')
         or die "python3 is required for the echo backend\n";
     my $script = catfile($t_dir, 'backends', 'echo.py');
-    for my $try (1 .. 5) {
-        my $port = free_port();
-        my @argv = ($py, $script, '--port', $port, '--root', $t_dir);
-        my ($pid, $out) = _spawn(\@argv, 1, catfile($t_dir, 'logs', 'echo.log'));
+    my $logname = $opt{log} || 'echo.log';
+    my $log = catfile($t_dir, 'logs', $logname);
+    my $tries = $opt{port} ? 20 : 5;
+    for my $try (1 .. $tries) {
+        my $port = $opt{port} || free_port();
+        my @argv = ($py, $script, '--port', $port, '--root', $t_dir,
+                    '--log', $log);
+        my ($pid, $out) = _spawn(\@argv, 1, $log);
         my $sel = IO::Select->new($out);
         my $line = '';
         if ($sel->can_read(15)) {
@@ -127,12 +139,24 @@ sub start_echo {
         }
         close $out;
         if ($line =~ /^ECHO READY/ && _wait_port($port, $pid, 5)) {
-            return { name => 'echo', pid => $pid, port => $port, argv => \@argv };
+            return { name => 'echo', pid => $pid, port => $port, argv => \@argv,
+                     log => $logname };
         }
         kill 'KILL', $pid;
         waitpid($pid, 0);
+        Time::HiRes::sleep(0.25) if $opt{port};
     }
-    die "echo backend ($script) did not start; see t/logs/echo.log\n";
+    die "echo backend ($script) did not start; see t/logs/$logname\n";
+}
+
+# A 127.0.0.1 port where nothing listens: a socket bound to it but never
+# listening, so that no other program takes the port while the returned
+# handle lives, and a connect is refused at once.
+sub dead_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp')
+        or die "cannot bind a socket: $!";
+    return ($s->sockport, $s);
 }
 
 # Is this pid still the process we started (not a reused pid)?
@@ -168,8 +192,10 @@ sub stop {
 # the test httpd too (the pid in $httpd_pidfile, if its command line names
 # $httpd_conf): Apache::Test starts httpd as a daemon.  Returns the write end
 # of the pipe, which the caller must keep open, and the watchdog's pid.
+# The services are those given and those $state_file names at that time
+# (a test may have restarted an echo instance under a new pid).
 sub watchdog {
-    my ($httpd_pidfile, $httpd_conf, @svcs) = @_;
+    my ($httpd_pidfile, $httpd_conf, $state_file, @svcs) = @_;
     pipe(my $r, my $w) or die "pipe: $!";
     my $pid = fork;
     die "fork: $!" unless defined $pid;
@@ -188,6 +214,7 @@ sub watchdog {
             last unless $n;
         }
         # parent gone: stop what it left running
+        push @svcs, state_services(_load($state_file));
         if (open my $pf, '<', $httpd_pidfile) {
             my $pid = <$pf> // '';
             chomp $pid;
@@ -221,10 +248,11 @@ sub save_state {
     rename "$file.tmp", $file or die "rename $file: $!";
 }
 
-sub load_state {
-    my $t_dir = shift;
-    my $file = state_file($t_dir);
-    return unless -s $file;
+sub load_state { _load(state_file(shift)) }
+
+sub _load {
+    my $file = shift;
+    return unless defined $file && -s $file;
     open my $fh, '<', $file or return;
     local $/;
     my $state = eval { JSON->new->decode(scalar <$fh>) };
@@ -232,5 +260,12 @@ sub load_state {
 }
 
 sub clear_state { unlink state_file($_[0]) }
+
+# The services a state names: memcached and every echo instance.
+sub state_services {
+    my $state = shift or return ();
+    return grep { ref $_ eq 'HASH' && $_->{pid} }
+           map { $state->{$_} } qw(memcached echo echo2 echo3);
+}
 
 1;

@@ -5,9 +5,11 @@ package Vip::Test;
 #   API keys    apikey($id) - the keys t/TEST.PL minted (t/keys/apikeys.json)
 #   responses   problem_ok(), www_authenticate(), echo_json(), echo_headers(),
 #               echo_values()
-#   upstream    echo_hits(), echo_reset()
+#   upstream    echo_hits(), echo_reset(), echo_conns(), echo_seen(),
+#               echo_port(), echo_stop(), echo_start() (instances 1-3)
 #   memcached   mc_get(), mc_set(), mc_delete(), mc_flush(), mc_cmd()
-#   logs        expect_log(), notes_for(), error_log_since(), error_log_size()
+#   logs        expect_log(), notes_for(), route_notes_for(),
+#               error_log_since(), error_log_size()
 #   raw HTTP    raw_http() for requests LWP cannot express
 #
 # Test files: use Apache::Test qw(-withtestmore); use Vip::Test;
@@ -28,16 +30,18 @@ use Time::HiRes ();
 
 use Vip::Keys ();
 use Vip::LogScan ();
+use Vip::Services ();
 
 our @EXPORT = qw(
     b64url b64url_decode jwt claims globex_claims sign_raw key_obj key_secret
     apikey apikeys
     problem_ok www_authenticate has_challenge
     echo_json echo_headers echo_values echo_hits echo_reset with_hits
+    echo_port echo_conns echo_seen echo_stop echo_start echo_which route_of
     identity_of scopes_set auth_get
     mc_get mc_set mc_delete mc_flush mc_cmd
-    expect_log notes_for error_log_size error_log_since
-    raw_http req_id t_dir vip_var need_vip_auth
+    expect_log notes_for route_notes_for error_log_size error_log_since
+    raw_http req_id t_dir vip_var need_vip_auth need_vip_route
     $PLATFORM_ISS $GLOBEX_ISS $AUDIENCE
 );
 
@@ -58,6 +62,12 @@ sub vip_var { my $n = lc shift; local $_; Apache::Test::vars($n) }
 sub need_vip_auth {
     my $so = catfile(t_dir(), '..', 'mod_vip_auth', 'mod_vip_auth.so');
     return Apache::Test::need({ 'mod_vip_auth.so is not built' => (-e $so ? 1 : 0) });
+}
+
+# The same for mod_vip_route.
+sub need_vip_route {
+    my $so = catfile(t_dir(), '..', 'mod_vip_route', 'mod_vip_route.so');
+    return Apache::Test::need({ 'mod_vip_route.so is not built' => (-e $so ? 1 : 0) });
 }
 
 # ---- tokens -------------------------------------------------------------
@@ -251,9 +261,16 @@ sub echo_values {
     } @$h;
 }
 
+# The port of echo instance $n (1, 2 or 3; default 1).
+sub echo_port {
+    my $n = shift // 1;
+    die "no echo instance $n" unless $n =~ /^[123]$/;
+    return vip_var($n == 1 ? 'echo_port' : "echo${n}_port");
+}
+
 sub _echo_direct {
-    my ($method, $path) = @_;
-    my $port = vip_var('echo_port');
+    my ($method, $path, $n) = @_;
+    my $port = echo_port($n);
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                   Proto => 'tcp', Timeout => 5)
         or die "cannot reach echo on port $port: $!";
@@ -266,8 +283,80 @@ sub _echo_direct {
     return JSON->new->decode($body);
 }
 
-sub echo_hits  { _echo_direct(GET  => '/_hits')->{hits} }
-sub echo_reset { _echo_direct(POST => '/_reset'); return 0 }
+# echo_hits($n), echo_reset($n): instance $n, default 1.  echo_reset also
+# empties the instance's list of seen requests.
+sub echo_hits  { _echo_direct(GET  => '/_hits', $_[0])->{hits} }
+sub echo_reset { _echo_direct(POST => '/_reset', $_[0]); return 0 }
+
+# Which echo instance (1, 2, 3) answered $res (an echo JSON response, or
+# its decoded document); undef when none did.
+sub echo_which {
+    my $res = shift;
+    my $doc = ref $res eq 'HASH' ? $res : echo_json($res);
+    return undef unless $doc && $doc->{instance};
+    for my $n (1 .. 3) {
+        return $n if $doc->{instance} == echo_port($n);
+    }
+    return undef;
+}
+
+# The route that answered, as t/conf/route.conf.in shows it to the client
+# (X-Test-Route, from the vip.route note); '' when none.
+sub route_of { my $res = shift; return $res->header('X-Test-Route') // '' }
+
+# TCP connections instance $n has accepted so far (this query's own
+# connection included: it is counted when accepted).
+sub echo_conns { _echo_direct(GET => '/_conns', $_[0])->{conns} }
+
+# The request-targets instance $n received since its last reset, exactly
+# as they came: [[method, target], ...], oldest first.
+sub echo_seen  { @{ _echo_direct(GET => '/_seen', $_[0])->{seen} } }
+
+# Failover tests: stop echo instance $n ($sig TERM by default, or KILL)
+# until its port refuses connections, and start it again on the same port.
+# The state file follows, so the end of the run stops the new process.
+my %ECHO_KEY = (1 => 'echo', 2 => 'echo2', 3 => 'echo3');
+
+sub _state_echo {
+    my $n = shift // 1;
+    my $key = $ECHO_KEY{$n} or die "no echo instance $n";
+    my $state = Vip::Services::load_state(t_dir())
+        or die "no services state: is the suite running?";
+    return ($state, $key, $state->{$key});
+}
+
+sub echo_stop {
+    my ($n, $sig) = @_;
+    my ($state, $key, $svc) = _state_echo($n);
+    if ($svc->{pid}) {
+        if (($sig // 'TERM') eq 'KILL') {
+            kill 'KILL', $svc->{pid};
+        }
+        Vip::Services::stop($svc);
+    }
+    my $end = Time::HiRes::time() + 5;
+    while (Time::HiRes::time() < $end) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $svc->{port},
+                                      Proto => 'tcp', Timeout => 1);
+        last unless $s;
+        close $s;
+        Time::HiRes::sleep(0.05);
+    }
+    $state->{$key} = { %$svc, pid => 0 };
+    Vip::Services::save_state(t_dir(), $state);
+    return 1;
+}
+
+sub echo_start {
+    my $n = shift;
+    my ($state, $key, $svc) = _state_echo($n);
+    return 1 if $svc->{pid} && kill(0, $svc->{pid});
+    my $new = Vip::Services::start_echo(t_dir(), port => $svc->{port},
+                                        log => $svc->{log} || "$key.log");
+    $state->{$key} = $new;
+    Vip::Services::save_state(t_dir(), $state);
+    return 1;
+}
 
 # my ($res, $hits) = with_hits { GET ... };  $hits: requests the echo
 # upstream received meanwhile ("upstream untouched" is $hits == 0).
@@ -407,6 +496,30 @@ sub notes_for {
                 my @f = split /\|/, $l, -1;
                 my %h;
                 @h{@NOTE_FIELDS} = @f;
+                return \%h;
+            }
+        }
+        return undef if Time::HiRes::time() > $end;
+        Time::HiRes::sleep(0.05);
+    }
+}
+
+# The fields of t/logs/vip_route_notes.log (LogFormat vip_route_notes in
+# conf/route.conf.in) for the request with X-Req-Id $id.
+my @ROUTE_NOTE_FIELDS = qw(reqid status route service route_result request_id
+                           tenant method uri pid);
+sub route_notes_for {
+    my ($id, $timeout) = @_;
+    my $file = catfile(t_dir(), 'logs', 'vip_route_notes.log');
+    my $end = Time::HiRes::time() + ($timeout // 5);
+    while (1) {
+        if (open my $fh, '<', $file) {
+            while (my $l = <$fh>) {
+                chomp $l;
+                next unless index($l, "$id|") == 0;
+                my %h;
+                @h{@ROUTE_NOTE_FIELDS} = split /\|/, $l, -1;
+                for (values %h) { $_ = '' if defined && $_ eq '-' }
                 return \%h;
             }
         }
