@@ -9,6 +9,7 @@
 #include "apr_lib.h"
 
 #include "mod_vip.h"
+#include "vip_headers.h"
 #include "auth_identity.h"
 
 void vip_identity_set(request_rec *r, const vip_identity *id,
@@ -67,21 +68,13 @@ int vip_identity_get(request_rec *r, vip_identity *id)
 static int reserved(const char *name, const apr_array_header_t *rules)
 {
     char norm[128];
-    apr_size_t n, i;
     int k;
 
-    n = strlen(name);
-    if (n >= sizeof(norm)) {
-        n = sizeof(norm) - 1;           /* long names still compare by prefix */
-    }
-    for (i = 0; i < n; i++) {
-        norm[i] = name[i] == '_' ? '-' : (char)apr_tolower(name[i]);
-    }
-    norm[n] = '\0';
-    if (strncmp(norm, VIP_RESERVED_HEADER_PREFIX,
-                sizeof(VIP_RESERVED_HEADER_PREFIX) - 1) == 0) {
+    if (vip_header_reserved(name)) {
         return 1;
     }
+    /* Long names still compare by prefix after truncation. */
+    vip_header_norm(name, norm, sizeof(norm));
     for (k = 0; rules && k < rules->nelts; k++) {
         const vip_strip_rule *rule = &APR_ARRAY_IDX(rules, k, vip_strip_rule);
         if (rule->prefix ? strncmp(norm, rule->name, rule->len) == 0

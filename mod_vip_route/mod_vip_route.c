@@ -22,6 +22,7 @@
 
 #include "mod_vip.h"
 #include "vip_common.h"
+#include "vip_headers.h"
 #include "vip_problem.h"
 #include "route_config.h"
 #include "route_request.h"
@@ -93,12 +94,15 @@ static apr_status_t response_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     int i;
 
+    /* Collected first: apr_table_unset compacts the array. */
     for (i = arr->nelts - 1; i >= 0; i--) {
-        if (e[i].key && strncasecmp(e[i].key, VIP_RESERVED_HEADER_PREFIX,
-                                    sizeof(VIP_RESERVED_HEADER_PREFIX) - 1) == 0) {
+        if (e[i].key && vip_header_reserved(e[i].key)) {
             apr_table_unset(r->headers_out, e[i].key);
         }
     }
+    /* The id in effect is in err_headers_out; an upstream's own would
+     * make a second, different one. */
+    apr_table_unset(r->headers_out, VIP_HDR_REQUEST_ID);
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
 }

@@ -40,6 +40,8 @@ void *vip_route_create_srv(apr_pool_t *p, server_rec *s)
     vip_route_srv_conf *c = apr_pcalloc(p, sizeof(*c));
 
     c->services = apr_hash_make(p);
+    c->names = apr_hash_make(p);
+    c->balancers = apr_hash_make(p);
     c->table = vip_route_table_make(p);
     c->scopes = apr_array_make(p, 2, sizeof(const char *));
     c->uses_identity = 0;
@@ -58,6 +60,9 @@ void *vip_route_merge_srv(apr_pool_t *p, void *basev, void *addv)
     /* A virtual host with routes of its own has exactly those; one
      * without any uses the main server's table, scopes included. */
     c->services = apr_hash_overlay(p, add->services, base->services);
+    /* Only read while the configuration is parsed, per server. */
+    c->names = add->names;
+    c->balancers = add->balancers;
     if (add->nroutes > 0) {
         c->table = add->table;
         c->nroutes = add->nroutes;
@@ -325,6 +330,29 @@ static const char *cmd_service(cmd_parms *cmd, void *dc, const char *args)
 
 /* ---- VipRoute -------------------------------------------------------- */
 
+/* A rewrite segment such as "..{*}" turns into a dot-segment whenever the
+ * prefix rest is empty.  Named parameters always hold one non-empty,
+ * non-dot segment, so only a segment of literal dots and {*} can. */
+static int target_can_dot(apr_pool_t *p, const char *target)
+{
+    char *copy = apr_pstrdup(p, target), *seg, *last = NULL;
+
+    for (seg = apr_strtok(copy, "/", &last); seg;
+         seg = apr_strtok(NULL, "/", &last)) {
+        char *rest = seg, *star;
+        apr_size_t dots = 0;
+        while ((star = strstr(rest, "{*}"))) {
+            memmove(star, star + 3, strlen(star + 3) + 1);
+            rest = star;
+        }
+        dots = strspn(seg, ".");
+        if (seg[dots] == '\0' && (dots == 1 || dots == 2)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static apr_array_header_t *comma_list(apr_pool_t *p, const char *v,
                                       int ids_only)
 {
@@ -357,15 +385,21 @@ static const char *route_balancer(cmd_parms *cmd, const vip_route *r,
                                   const vip_route_target *t,
                                   const vip_service *svc, const char **err)
 {
+    vip_route_srv_conf *conf = srv_conf(cmd);
     const char *name;
 
     *err = NULL;
     if (!t->timeout && !t->connect_timeout && t->retries < 0) {
         return svc->balancer;
     }
-    name = apr_psprintf(cmd->pool, "balancer://vip.%s.%s", svc->name, r->name);
-    *err = define_balancer(cmd, svc, name, t->timeout, t->connect_timeout,
-                           t->retries);
+    /* "~" cannot occur in service or route names, so these never meet a
+     * service's own "vip.<name>" or another route's balancer. */
+    name = apr_psprintf(cmd->pool, "balancer://vip~%s~%s", r->name, svc->name);
+    if (!apr_hash_get(conf->balancers, name, APR_HASH_KEY_STRING)) {
+        *err = define_balancer(cmd, svc, name, t->timeout, t->connect_timeout,
+                               t->retries);
+        apr_hash_set(conf->balancers, name, APR_HASH_KEY_STRING, name);
+    }
     return name;
 }
 
@@ -410,10 +444,21 @@ static const char *cmd_route(cmd_parms *cmd, void *dc, const char *args)
                             r->name);
     }
     w = ap_getword_conf(cmd->pool, &args);
+    if (apr_hash_get(conf->names, r->name, APR_HASH_KEY_STRING)) {
+        return apr_psprintf(cmd->pool, "%s %s: a route of this name is "
+                            "already declared", cmd->cmd->name, r->name);
+    }
     if (*w && is_method_list(w)) {
         r->methods = comma_list(cmd->pool, w, 0);
         if (!r->methods) {
             return route_error(cmd, r, "bad method list '%s'", w);
+        }
+        for (i = 0; i < r->methods->nelts; i++) {
+            if (strcmp(APR_ARRAY_IDX(r->methods, i, const char *),
+                       "CONNECT") == 0) {
+                return route_error(cmd, r, "%s", "CONNECT cannot be routed "
+                                   "(it names a host, not a path)");
+            }
         }
         w = ap_getword_conf(cmd->pool, &args);
     }
@@ -517,9 +562,25 @@ static const char *cmd_route(cmd_parms *cmd, void *dc, const char *args)
     if (t->rewrite && t->strip) {
         return route_error(cmd, r, "%s", "use rewrite= or strip=, not both");
     }
-    if (t->strip && strncmp(r->path, t->strip, strlen(t->strip)) != 0) {
-        return route_error(cmd, r, "strip=%s is not a prefix of the template",
-                           t->strip);
+    if (t->strip) {
+        /* Whole leading segments of the template, parameters included:
+         * the request path then loses that many segments. */
+        apr_size_t n;
+        const char *c;
+        char *s = apr_pstrdup(cmd->pool, t->strip);
+        n = strlen(s);
+        while (n > 1 && s[n - 1] == '/') {
+            s[--n] = '\0';
+        }
+        if (strchr(s, '*') || strncmp(r->path, s, n) != 0
+            || (r->path[n] != '/' && r->path[n] != '\0')) {
+            return route_error(cmd, r, "strip=%s is not a prefix of the "
+                               "template in whole segments", t->strip);
+        }
+        t->strip = s;
+        for (c = s; *c; c++) {
+            t->strip_segments += *c == '/';
+        }
     }
     if (total > 100) {
         return route_error(cmd, r, "splits add up to %s%% (at most 100)",
@@ -534,6 +595,10 @@ static const char *cmd_route(cmd_parms *cmd, void *dc, const char *args)
         && vip_route_check_target(cmd->pool, r, t->rewrite, (char **)&err)
            != APR_SUCCESS) {
         return route_error(cmd, r, "rewrite: %s", err);
+    }
+    if (t->rewrite && target_can_dot(cmd->temp_pool, t->rewrite)) {
+        return route_error(cmd, r, "rewrite=%s: a segment becomes '.' or "
+                           "'..' when its parameters are empty", t->rewrite);
     }
 
     /* Balancers last: everything above is checked first. */
@@ -592,6 +657,7 @@ static const char *cmd_route(cmd_parms *cmd, void *dc, const char *args)
         }
         apr_hash_set(t->pins, tenant, APR_HASH_KEY_STRING, ps);
     }
+    apr_hash_set(conf->names, r->name, APR_HASH_KEY_STRING, r->name);
     conf->nroutes++;
     return NULL;
 }

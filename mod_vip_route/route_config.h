@@ -40,7 +40,9 @@ typedef struct {
 typedef struct {
     vip_split main;                     /* the route's service */
     const char *rewrite;                /* target template, or NULL */
-    const char *strip;                  /* prefix to strip, or NULL */
+    const char *strip;                  /* leading template segments to
+                                           strip, or NULL */
+    int strip_segments;                 /* how many segments that is */
     apr_array_header_t *splits;         /* vip_split: weighted canaries */
     const char *split_header;           /* header selecting header_split */
     const char *split_header_value;
@@ -53,6 +55,8 @@ typedef struct {
 
 typedef struct {
     apr_hash_t *services;               /* name -> vip_service */
+    apr_hash_t *names;                  /* route names in use */
+    apr_hash_t *balancers;              /* per-route balancers declared */
     vip_route_table *table;
     apr_array_header_t *scopes;         /* const char *: path prefixes where
                                            an unmatched path is a 404 */

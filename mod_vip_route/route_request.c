@@ -95,6 +95,10 @@ int vip_route_request(request_rec *r, const vip_route_srv_conf *conf,
     const vip_split *to;
     char *norm;
 
+    /* CONNECT names a host, not a path: never a route's business. */
+    if (r->method_number == M_CONNECT) {
+        return DECLINED;
+    }
     if (vip_path_normalize(r->pool, r->uri, strlen(r->uri), &norm, &reason)
         != APR_SUCCESS) {
         apr_table_setn(r->notes, VIP_NOTE_ROUTE_RESULT, reason);
@@ -119,10 +123,27 @@ int vip_route_request(request_rec *r, const vip_route_srv_conf *conf,
     }
     t = m.route->target;
     if (t->rewrite) {
-        path = vip_route_expand(r->pool, t->rewrite, &m);
+        /* Parameters may be empty or odd: what goes upstream obeys the
+         * same rules as what came in. */
+        const char *x = vip_route_expand(r->pool, t->rewrite, &m);
+        if (vip_path_normalize(r->pool, x, strlen(x), &norm, &reason)
+            != APR_SUCCESS) {
+            apr_table_setn(r->notes, VIP_NOTE_ROUTE_RESULT, reason);
+            return vip_problem(r, HTTP_BAD_REQUEST, "bad-path",
+                               "Bad request path", NULL);
+        }
+        path = norm;
     }
     else if (t->strip) {
-        path = norm + strlen(t->strip);
+        /* The route matched, so the path has at least the strip's
+         * segments (a prefix route's rest may be empty). */
+        int k = t->strip_segments;
+        path = norm;
+        while (k > 0 && *path == '/') {
+            const char *next = strchr(path + 1, '/');
+            path = next ? next : path + strlen(path);
+            k--;
+        }
         if (*path != '/') {
             path = apr_pstrcat(r->pool, "/", path, NULL);
         }
@@ -132,11 +153,11 @@ int vip_route_request(request_rec *r, const vip_route_srv_conf *conf,
     }
     to = choose(r, t, q.tenant);
 
-    /* The path is the decoded, normalised one we matched on; escaping it
-     * here is what keeps the upstream's view identical to ours.  The
-     * query string stays in r->args, where mod_proxy takes it from. */
-    r->filename = apr_pstrcat(r->pool, "proxy:", to->balancer,
-                              ap_escape_uri(r->pool, path), NULL);
+    /* The path is the decoded, normalised one we matched on: mod_proxy's
+     * canonicalisation encodes it for the wire (as for ProxyPass, which
+     * also hands it r->uri), so the upstream's view is identical to ours.
+     * The query string stays in r->args, where mod_proxy takes it from. */
+    r->filename = apr_pstrcat(r->pool, "proxy:", to->balancer, path, NULL);
     r->handler = "proxy-server";
     r->proxyreq = PROXYREQ_REVERSE;
     apr_table_setn(r->notes, VIP_NOTE_ROUTE, m.route->name);

@@ -95,7 +95,7 @@ my @CASES = (
     ['query string unchanged by a template', GET => '/api/products/42/price?cur=EUR&cur=USD', [], 'tpl-price', 3, '/prices/42?cur=EUR&cur=USD'],
 );
 
-# Known module bugs (TODO): [name, path, expected target, why]
+# Formerly module bugs (fixed): [name, path, expected target, why]
 my @TODO_TARGETS = (
     ['a decoded space is sent once encoded',  '/api/orders/a%20b',        '/api/orders/a%20b',
      'r->filename is escaped with ap_escape_uri and mod_proxy escapes it again: /api/orders/a%2520b'],
@@ -140,7 +140,6 @@ for my $c (@TODO_TARGETS) {
     my $doc = echo_json($res) || {};
     is($res->code, 200, "$name: $path answered by the upstream");
     TODO: {
-        local $TODO = "module bug: $why";
         is(upper_hex($doc->{target}), upper_hex($target), "$name: upstream sees $target");
     }
 }
@@ -161,8 +160,6 @@ for my $c (@TODO_TARGETS) {
     $c1{ echo_which(req(GET => "/api/c1/$_")) // 0 }++ for 1 .. 10;
     $svc{ echo_which(req(GET => "/api/c1svc/$_")) // 0 }++ for 1 .. 10;
     TODO: {
-        local $TODO = 'module bug: balancer://vip.<service>.<route> names collide: route c1 '
-                    . 'uses the balancer of service two.c1 (or both get both members)';
         is_deeply(\%c1, { 2 => 10 }, 'route c1 (service two): all 10 requests to echo 2');
     }
     is_deeply(\%svc, { 3 => 10 }, 'service two.c1: all 10 requests to echo 3');

@@ -84,7 +84,6 @@ for my $c (@CASES) {
     is(foreign_hits(), 0, 'CONNECT: the foreign host sees no connection');
     my @connects = grep { $_->[0] eq 'CONNECT' } map { echo_seen($_) } 1 .. 3;
     TODO: {
-        local $TODO = 'module bug: CONNECT is routed as the path "/" (the root route) and forwarded upstream';
         ok((grep { $_ == $code } 400, 404, 405), 'CONNECT host:port: 400, 404 or 405') or diag "got $code";
         is_deeply(\@connects, [], 'CONNECT: no upstream receives a CONNECT');
     }
