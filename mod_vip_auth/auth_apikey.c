@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "vip_crypto.h"
 #include "auth_apikey.h"
 
 /* Compared against when the id is unknown; never equal to a real digest
@@ -50,8 +51,7 @@ apr_status_t vip_apikey_verify(const vip_registry *reg, const char *key,
                                apr_size_t len, const vip_apikey **out,
                                const char **reason)
 {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
+    unsigned char digest[VIP_APIKEY_HASH_LEN];
     char id[65];
     apr_size_t id_len;
     const vip_apikey *k;
@@ -66,8 +66,7 @@ apr_status_t vip_apikey_verify(const vip_registry *reg, const char *key,
     id[id_len] = '\0';
     k = vip_registry_apikey(reg, id);
 
-    if (!EVP_Digest(key, len, digest, &dlen, EVP_sha256(), NULL)
-        || dlen != VIP_APIKEY_HASH_LEN) {
+    if (!vip_sha256(key, len, digest)) {
         *reason = VIP_APIKEY_R_MISMATCH;
         return APR_EGENERAL;
     }

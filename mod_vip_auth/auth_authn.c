@@ -21,6 +21,7 @@
 
 #include "mod_vip.h"
 #include "vip_common.h"
+#include "vip_crypto.h"
 #include "vip_problem.h"
 #include "auth_apikey.h"
 #include "auth_authn.h"
@@ -150,8 +151,8 @@ static int by_token(request_rec *r, const vip_auth_dir_conf *d,
 {
     apr_size_t len = strlen(tok);
     apr_int64_t now = apr_time_sec(r->request_time);
-    unsigned char hash[EVP_MAX_MD_SIZE];
-    unsigned int hlen = 0;
+    unsigned char hash[VIP_TCACHE_HASH_LEN];
+    int hashed = 0;
     const char *reason = NULL;
     const vip_tenant *tenant;
     const vip_trust *trust;
@@ -165,7 +166,7 @@ static int by_token(request_rec *r, const vip_auth_dir_conf *d,
     if (len > (apr_size_t)vip_auth_token_max(d)) {
         return token_denied(r, VIP_JWT_R_TOO_LARGE, NULL, NULL);
     }
-    if (tc && EVP_Digest(tok, len, hash, &hlen, EVP_sha256(), NULL)
+    if (tc && (hashed = vip_sha256(tok, len, hash))
         && vip_tcache_get(tc, hash, &ce) && ce.owner == reg) {
         /* Verified before; only time and per-location rules can differ. */
         if (ce.has_exp ? now >= ce.exp + vip_auth_leeway(d)
@@ -216,7 +217,7 @@ static int by_token(request_rec *r, const vip_auth_dir_conf *d,
     id.subject = jid.sub;
     id.scopes = vip_tenant_filter_scopes(r->pool, tenant, jid.scopes);
     id.key_id = t->kid;
-    if (tc && hlen == VIP_TCACHE_HASH_LEN) {
+    if (tc && hashed) {
         vip_tcache_put(tc, hash, reg, tenant, jid.exp, jid.has_exp,
                        id.subject, id.scopes, id.key_id);
     }

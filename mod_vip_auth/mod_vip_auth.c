@@ -17,6 +17,7 @@
 
 #include "mod_vip.h"
 #include "vip_common.h"
+#include "vip_crypto.h"
 #include "vip_problem.h"
 #include "auth_authn.h"
 #include "auth_config.h"
@@ -46,6 +47,19 @@ static void vip_auth_child_init(apr_pool_t *pchild, server_rec *s)
                          "entries); every token will be verified in full", n);
         }
     }
+}
+
+static int vip_auth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                apr_pool_t *ptemp, server_rec *s)
+{
+    apr_status_t rv = vip_crypto_init(pconf);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, VIPLOGNO(01003)
+                     "libcrypto has no SHA-256");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
 }
 
 /* Spoofed identity headers go before any other module can read them. */
@@ -102,6 +116,8 @@ static void vip_auth_register_hooks(apr_pool_t *p)
 {
     vip_problem_register("VIP_AUTH_PROBLEM");
     vip_auth_register_authz(p);
+    /* Before fork: children inherit the fetched digest. */
+    ap_hook_post_config(vip_auth_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(vip_auth_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* FIRST: mod_remoteip, mod_setenvif and mod_vip_limit read request
      * headers in post_read_request; none may see a spoofed X-Vip-*. */
