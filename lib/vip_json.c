@@ -314,3 +314,21 @@ apr_status_t vip_json_parse(apr_pool_t *pool, const char *buf,
     *err = NULL;
     return APR_SUCCESS;
 }
+
+int vip_json_get_string(json_object *o, const char *name, const char **s,
+                        apr_size_t *len)
+{
+    json_object *v;
+    int l;
+
+    if (!json_object_object_get_ex(o, name, &v)) {
+        return 0;
+    }
+    if (!json_object_is_type(v, json_type_string)) {
+        return -1;
+    }
+    l = json_object_get_string_len(v);
+    *s = json_object_get_string(v);
+    *len = l < 0 ? 0 : (apr_size_t)l;
+    return 1;
+}

@@ -23,4 +23,11 @@ apr_status_t vip_json_parse(apr_pool_t *pool, const char *buf,
                             apr_size_t len, int max_depth,
                             json_object **out, const char **err);
 
+/* Member name of object o as a string of known length: 1 found, 0 absent,
+ * -1 of another type.  The length comes from json-c, so a "\u0000"
+ * inside the value is visible to the caller instead of silently cutting
+ * the string short. */
+int vip_json_get_string(json_object *o, const char *name, const char **s,
+                        apr_size_t *len);
+
 #endif

@@ -13,6 +13,7 @@
 #include "apr_lib.h"
 
 #include "vip_common.h"
+#include "vip_config.h"
 #include "auth_config.h"
 
 extern VIP_MODULE_EXPORT module AP_MODULE_DECLARE_DATA vip_auth_module;
@@ -133,22 +134,6 @@ int vip_auth_forward_identity(const vip_auth_dir_conf *d)
 
 /* ---- directive handlers ------------------------------------------------- */
 
-static int parse_int(const char *arg, long lo, long hi, int *out)
-{
-    char *end;
-    apr_int64_t v;
-
-    if (!*arg) {
-        return 0;
-    }
-    v = apr_strtoi64(arg, &end, 10);
-    if (*end || v < lo || v > hi) {
-        return 0;
-    }
-    *out = (int)v;
-    return 1;
-}
-
 static int header_token(const char *s)
 {
     /* RFC 9110 token characters. */
@@ -198,7 +183,7 @@ static const char *set_tcache(cmd_parms *cmd, void *dc, const char *arg)
     if (err) {
         return err;
     }
-    if (!parse_int(arg, 0, 1 << 20, &srv_conf(cmd)->tcache_entries)) {
+    if (!vip_parse_int(arg, 0, 1 << 20, &srv_conf(cmd)->tcache_entries)) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a number of entries "
                             "between 0 (off) and %d", cmd->cmd->name, arg,
                             1 << 20);
@@ -270,7 +255,7 @@ static const char *set_leeway(cmd_parms *cmd, void *dcv, const char *arg)
 {
     vip_auth_dir_conf *d = dcv;
 
-    if (!parse_int(arg, 0, VIP_AUTH_MAX_LEEWAY, &d->leeway)) {
+    if (!vip_parse_int(arg, 0, VIP_AUTH_MAX_LEEWAY, &d->leeway)) {
         return apr_psprintf(cmd->pool, "%s: '%s' must be a number of seconds "
                             "from 0 to %d", cmd->cmd->name, arg,
                             VIP_AUTH_MAX_LEEWAY);
@@ -282,7 +267,7 @@ static const char *set_token_max(cmd_parms *cmd, void *dcv, const char *arg)
 {
     vip_auth_dir_conf *d = dcv;
 
-    if (!parse_int(arg, VIP_AUTH_MIN_TOKEN_MAX, 8192, &d->token_max)) {
+    if (!vip_parse_int(arg, VIP_AUTH_MIN_TOKEN_MAX, 8192, &d->token_max)) {
         return apr_psprintf(cmd->pool, "%s: '%s' must be a size in bytes from "
                             "%d to %d", cmd->cmd->name, arg,
                             VIP_AUTH_MIN_TOKEN_MAX, 8192);

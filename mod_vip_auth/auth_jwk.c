@@ -157,22 +157,9 @@ static apr_status_t key_fail(key_ctx *k, const char *fmt, ...)
 static int get_str(json_object *o, const char *name, const char **s,
                    apr_size_t *len)
 {
-    json_object *v;
-    int l;
+    int r = vip_json_get_string(o, name, s, len);
 
-    if (!json_object_object_get_ex(o, name, &v)) {
-        return 0;
-    }
-    if (!json_object_is_type(v, json_type_string)) {
-        return -1;
-    }
-    l = json_object_get_string_len(v);
-    *s = json_object_get_string(v);
-    if (l < 0 || strlen(*s) != (size_t)l) {
-        return -1;
-    }
-    *len = (apr_size_t)l;
-    return 1;
+    return r == 1 && strlen(*s) != *len ? -1 : r;
 }
 
 /* Required base64url member, decoded. */

@@ -66,27 +66,6 @@ static const EVP_MD *sha2(int bits)
 
 /* ---- parsing ----------------------------------------------------------- */
 
-/* A member as a string of known length.  1 found, 0 absent, -1 another
- * type.  The length comes from json-c, so "\u0000" inside the value is
- * seen rather than silently cutting the string short. */
-static int get_str(json_object *o, const char *name, const char **s,
-                   apr_size_t *len)
-{
-    json_object *v;
-    int l;
-
-    if (!json_object_object_get_ex(o, name, &v)) {
-        return 0;
-    }
-    if (!json_object_is_type(v, json_type_string)) {
-        return -1;
-    }
-    l = json_object_get_string_len(v);
-    *s = json_object_get_string(v);
-    *len = l < 0 ? 0 : (apr_size_t)l;
-    return 1;
-}
-
 static int printable(const char *s, apr_size_t len)
 {
     apr_size_t i;
@@ -135,7 +114,7 @@ static apr_status_t header_rules(vip_jwt *t, const char **reason)
 
     /* The alg string must match a JWA name exactly: "none" in any case,
      * unknown names, and non-strings all land here. */
-    r = get_str(t->header, "alg", &s, &len);
+    r = vip_json_get_string(t->header, "alg", &s, &len);
     if (r != 1 || strlen(s) != len
         || (t->alg = vip_jwa_from_name(s)) == VIP_JWA_NONE) {
         *reason = VIP_JWT_R_ALG;
@@ -147,14 +126,14 @@ static apr_status_t header_rules(vip_jwt *t, const char **reason)
         *reason = VIP_JWT_R_CRIT;
         return APR_EINVAL;
     }
-    r = get_str(t->header, "kid", &s, &len);
+    r = vip_json_get_string(t->header, "kid", &s, &len);
     if (r < 0 || (r == 1 && (len < 1 || len > KID_MAX
                              || !printable(s, len)))) {
         *reason = VIP_JWT_R_MALFORMED;
         return APR_EINVAL;
     }
     t->kid = r == 1 ? s : NULL;
-    if (get_str(t->header, "typ", &s, &len) < 0) {
+    if (vip_json_get_string(t->header, "typ", &s, &len) < 0) {
         *reason = VIP_JWT_R_MALFORMED;
         return APR_EINVAL;
     }
@@ -214,7 +193,7 @@ apr_status_t vip_jwt_parse(apr_pool_t *p, const char *token, apr_size_t len,
      * (a header value) need not outlive this call. */
     t->signing_input_len = (apr_size_t)(d2 - token);
     t->signing_input = apr_pstrmemdup(p, token, t->signing_input_len);
-    if (get_str(t->claims, "iss", &iss, &isslen) == 1
+    if (vip_json_get_string(t->claims, "iss", &iss, &isslen) == 1
         && strlen(iss) == isslen) {
         t->iss = iss;
     }
@@ -634,7 +613,7 @@ apr_status_t vip_jwt_check_claims(apr_pool_t *p, const vip_jwt *t,
         return claim_fail(reason, VIP_JWT_R_NOT_YET_VALID);
     }
 
-    if (pol->issuer == NULL || get_str(c, "iss", &s, &len) != 1
+    if (pol->issuer == NULL || vip_json_get_string(c, "iss", &s, &len) != 1
         || !str_equals(s, len, pol->issuer)) {
         return claim_fail(reason, VIP_JWT_R_ISSUER);
     }
@@ -644,7 +623,7 @@ apr_status_t vip_jwt_check_claims(apr_pool_t *p, const vip_jwt *t,
 
     /* Identity values end up in headers and logs, so only the documented
      * shapes pass; a NUL counts as a bad character, never a terminator. */
-    if (get_str(c, "sub", &s, &len) != 1 || len < 1 || len > SUB_MAX
+    if (vip_json_get_string(c, "sub", &s, &len) != 1 || len < 1 || len > SUB_MAX
         || !all_chars(s, len, sub_char)) {
         return claim_fail(reason, VIP_JWT_R_CLAIM);
     }
@@ -653,7 +632,7 @@ apr_status_t vip_jwt_check_claims(apr_pool_t *p, const vip_jwt *t,
         return claim_fail(reason, VIP_JWT_R_CLAIM);
     }
     if (pol->tenant_claim != NULL) {
-        r = get_str(c, pol->tenant_claim, &s, &len);
+        r = vip_json_get_string(c, pol->tenant_claim, &s, &len);
         if (r < 0 || (r == 1 && (len < 1 || len > TENANT_MAX
                                  || !all_chars(s, len, tenant_char)))) {
             return claim_fail(reason, VIP_JWT_R_CLAIM);

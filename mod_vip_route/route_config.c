@@ -26,6 +26,7 @@
 #include "apr_uri.h"
 
 #include "vip_common.h"
+#include "vip_config.h"
 #include "route_config.h"
 
 extern VIP_MODULE_EXPORT module AP_MODULE_DECLARE_DATA vip_route_module;
@@ -182,22 +183,6 @@ static int valid_name(const char *s)
     return n >= 1 && n <= 64;
 }
 
-static int parse_num(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    apr_int64_t v;
-
-    if (!*s) {
-        return 0;
-    }
-    v = apr_strtoi64(s, &end, 10);
-    if (*end || v < lo || v > hi) {
-        return 0;
-    }
-    *out = (int)v;
-    return 1;
-}
-
 /* "name=value" -> name, value; NULL when the word has no '='. */
 static const char *split_option(apr_pool_t *p, const char *word,
                                 const char **value)
@@ -269,10 +254,10 @@ static const char *cmd_service(cmd_parms *cmd, void *dc, const char *args)
         apr_uri_t u;
         if ((opt = split_option(cmd->pool, w, &v)) && !strstr(w, "://")) {
             int n;
-            if (strcmp(opt, "retry") == 0 && parse_num(v, 0, 3600, &n)) {
+            if (strcmp(opt, "retry") == 0 && vip_parse_int(v, 0, 3600, &n)) {
                 svc->retry = n;
             }
-            else if (strcmp(opt, "max") == 0 && parse_num(v, 1, 100000, &n)) {
+            else if (strcmp(opt, "max") == 0 && vip_parse_int(v, 1, 100000, &n)) {
                 svc->options = apr_psprintf(cmd->pool, "%s max=%d",
                                             svc->options, n);
             }
@@ -281,7 +266,7 @@ static const char *cmd_service(cmd_parms *cmd, void *dc, const char *args)
                 health = v;
             }
             else if (strcmp(opt, "health_interval") == 0
-                     && parse_num(v, 1, 3600, &n)) {
+                     && vip_parse_int(v, 1, 3600, &n)) {
                 health_interval = n;
             }
             else {
@@ -514,22 +499,22 @@ static const char *cmd_route(cmd_parms *cmd, void *dc, const char *args)
             t->strip = v;
         }
         else if (strcmp(opt, "timeout") == 0
-                 && parse_num(v, 1, VIP_ROUTE_MAX_TIMEOUT, &n)) {
+                 && vip_parse_int(v, 1, VIP_ROUTE_MAX_TIMEOUT, &n)) {
             t->timeout = n;
         }
         else if (strcmp(opt, "connect_timeout") == 0
-                 && parse_num(v, 1, 60000, &n)) {
+                 && vip_parse_int(v, 1, 60000, &n)) {
             t->connect_timeout = n;
         }
         else if (strcmp(opt, "retries") == 0
-                 && parse_num(v, 0, VIP_ROUTE_MAX_RETRIES, &n)) {
+                 && vip_parse_int(v, 0, VIP_ROUTE_MAX_RETRIES, &n)) {
             t->retries = n;
         }
         else if (strcmp(opt, "split") == 0) {
             const char *colon = strrchr(v, ':');
             pending_split *ps = apr_array_push(splits);
             if (!colon || colon == v
-                || !parse_num(colon + 1, 1, 100, &ps->weight)) {
+                || !vip_parse_int(colon + 1, 1, 100, &ps->weight)) {
                 return route_error(cmd, r, "split=%s: use split=service:percent "
                                    "with percent 1-100", v);
             }
