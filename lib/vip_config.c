@@ -20,3 +20,20 @@ int vip_parse_int(const char *arg, long lo, long hi, int *out)
     *out = (int)v;
     return 1;
 }
+
+int vip_id_valid(const char *s, apr_size_t min, apr_size_t max)
+{
+    apr_size_t n = 0;
+
+    if (!s) {
+        return 0;
+    }
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    return n >= min && n <= max;
+}

@@ -13,6 +13,7 @@
 #include <apr_file_io.h>
 #include <apr_file_info.h>
 
+#include "vip_config.h"
 #include "vip_json.h"
 #include "auth_registry.h"
 
@@ -30,19 +31,7 @@ typedef struct {
 
 int vip_registry_valid_id(const char *s, apr_size_t max)
 {
-    apr_size_t n = 0;
-
-    if (!s) {
-        return 0;
-    }
-    for (; s[n]; n++) {
-        char c = s[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return n >= 1 && n <= max;
+    return vip_id_valid(s, 1, max);
 }
 
 /* RFC 6749 scope-token: visible ASCII except '"' and '\'. */

@@ -173,14 +173,7 @@ static const char *define_balancer(cmd_parms *cmd, const vip_service *svc,
 
 static int valid_name(const char *s)
 {
-    apr_size_t n = 0;
-
-    for (; s[n]; n++) {
-        if (!apr_isalnum(s[n]) && !strchr("._-", s[n])) {
-            return 0;
-        }
-    }
-    return n >= 1 && n <= 64;
+    return vip_id_valid(s, 1, 64);
 }
 
 /* "name=value" -> name, value; NULL when the word has no '='. */

@@ -16,6 +16,7 @@
 
 #include "mod_vip.h"
 #include "vip_common.h"
+#include "vip_config.h"
 #include "vip_problem.h"
 #include "route_config.h"
 #include "route_path.h"
@@ -171,18 +172,6 @@ int vip_route_request(request_rec *r, const vip_route_srv_conf *conf,
 
 /* ---- request id --------------------------------------------------------- */
 
-static int valid_request_id(const char *s)
-{
-    apr_size_t n = 0;
-
-    for (; s[n]; n++) {
-        if (!apr_isalnum(s[n]) && !strchr("._-", s[n])) {
-            return 0;
-        }
-    }
-    return n >= 8 && n <= 128;
-}
-
 void vip_route_request_id(request_rec *r)
 {
     const char *id = apr_table_get(r->headers_in, VIP_HDR_REQUEST_ID);
@@ -191,7 +180,7 @@ void vip_route_request_id(request_rec *r)
     char *out;
     int i;
 
-    if (!id || !valid_request_id(id)) {
+    if (!id || !vip_id_valid(id, 8, 128)) {
         if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS) {
             /* Uniqueness, not secrecy, is what an id needs. */
             apr_uint64_t t = (apr_uint64_t)r->request_time;
