@@ -23,6 +23,7 @@
 #include "apr_strings.h"
 
 #include "mod_vip.h"
+#include "vip_config.h"
 #include "vip_problem.h"
 #include "auth_authn.h"
 #include "auth_identity.h"
@@ -54,7 +55,7 @@ static const char *parse_list(cmd_parms *cmd, const char *line,
 
     l->values = apr_array_make(cmd->pool, 4, sizeof(const char *));
     while (*line && *(w = ap_getword_conf(cmd->pool, &line))) {
-        if (scopes ? !valid_scope_token(w) : !vip_registry_valid_id(w, 64)) {
+        if (scopes ? !valid_scope_token(w) : !vip_id_valid(w, 1, 64)) {
             return apr_psprintf(cmd->pool, "Require %s: '%s' is not a valid "
                                 "%s", cmd->cmd->name ? cmd->cmd->name : "",
                                 w, scopes ? "scope" : "tenant or plan id");

@@ -29,11 +29,6 @@ typedef struct {
     char *err;
 } loader;
 
-int vip_registry_valid_id(const char *s, apr_size_t max)
-{
-    return vip_id_valid(s, 1, max);
-}
-
 /* RFC 6749 scope-token: visible ASCII except '"' and '\'. */
 static int valid_scope(const char *s, apr_size_t len)
 {
@@ -88,20 +83,19 @@ static apr_status_t get_string(loader *l, json_object *o, const char *where,
                                const char *field, int required,
                                const char **out)
 {
-    json_object *v;
+    const char *s;
+    apr_size_t len;
+    int r = vip_json_get_string(o, field, &s, &len);
 
     *out = NULL;
-    if (!json_object_object_get_ex(o, field, &v)) {
+    if (r == 0) {
         return required ? fail(l, "%s: missing field '%s'", where, field)
                         : APR_SUCCESS;
     }
-    if (!json_object_is_type(v, json_type_string)
-        || json_object_get_string_len(v) == 0
-        || strlen(json_object_get_string(v))
-           != (size_t)json_object_get_string_len(v)) {
+    if (r < 0 || len == 0 || strlen(s) != len) {
         return fail(l, "%s: field '%s' must be a non-empty string", where, field);
     }
-    *out = apr_pstrdup(l->p, json_object_get_string(v));
+    *out = apr_pstrmemdup(l->p, s, len);
     return APR_SUCCESS;
 }
 
@@ -110,7 +104,7 @@ static apr_status_t get_id(loader *l, json_object *o, const char *where,
 {
     apr_status_t rv = get_string(l, o, where, field, required, out);
 
-    if (rv == APR_SUCCESS && *out && !vip_registry_valid_id(*out, MAX_ID_LEN)) {
+    if (rv == APR_SUCCESS && *out && !vip_id_valid(*out, 1, MAX_ID_LEN)) {
         return fail(l, "%s: field '%s' must be 1-%d characters of "
                     "[A-Za-z0-9._-], got '%s'", where, field, MAX_ID_LEN, *out);
     }
@@ -380,7 +374,7 @@ apr_status_t vip_registry_parse(apr_pool_t *p, const char *buf,
         json_object *s = json_object_array_get_idx(v, i);
         const char *plan = json_object_get_string(s);
         if (!json_object_is_type(s, json_type_string)
-            || !vip_registry_valid_id(plan, MAX_ID_LEN)
+            || !vip_id_valid(plan, 1, MAX_ID_LEN)
             || strlen(plan) != (size_t)json_object_get_string_len(s)) {
             rv = fail(&l, "registry: plans[%" APR_SIZE_T_FMT "] must be 1-%d characters of "
                       "[A-Za-z0-9._-]", i, MAX_ID_LEN);

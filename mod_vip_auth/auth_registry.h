@@ -70,7 +70,4 @@ const vip_trust *vip_registry_trust(const vip_registry *reg, const char *iss);
 const char *vip_tenant_filter_scopes(apr_pool_t *p, const vip_tenant *t,
                                      const char *scopes);
 
-/* 1 when s is 1..max bytes of [A-Za-z0-9._-]. */
-int vip_registry_valid_id(const char *s, apr_size_t max);
-
 #endif

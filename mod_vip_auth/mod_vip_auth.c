@@ -82,15 +82,18 @@ static int vip_auth_fixups(request_rec *r)
     const vip_auth_dir_conf *d = vip_auth_dir(r);
     vip_identity id;
 
-    /* Subrequests get a copy of the parent's headers: strip again, so a
-     * location without AuthType Vip never forwards identity headers it
-     * did not verify itself or inherit. */
-    vip_strip_reserved(r, vip_auth_srv(r->server)->strip);
+    /* post_read_request already stripped the client's X-Vip-*; only a
+     * subrequest or redirect can hold more: the headers of a parent whose
+     * identity it inherits here. */
     if (!vip_identity_get(r, &id)) {
         return DECLINED;
     }
     if (vip_auth_forward_identity(d)) {
         vip_forward_identity(r, &id);
+    }
+    else {
+        /* A subrequest may carry the identity headers its parent set. */
+        vip_strip_reserved(r, vip_auth_srv(r->server)->strip);
     }
     if (vip_auth_hide_credential(d)) {
         vip_hide_credential(r, vip_auth_key_header(d));

@@ -189,13 +189,6 @@ static const char *split_option(apr_pool_t *p, const char *word,
     return apr_pstrndup(p, word, (apr_size_t)(eq - word));
 }
 
-static const char *where(cmd_parms *cmd)
-{
-    return apr_psprintf(cmd->pool, "%s:%d",
-                        cmd->directive ? cmd->directive->filename : "?",
-                        cmd->directive ? cmd->directive->line_num : 0);
-}
-
 static const vip_service *find_service(cmd_parms *cmd, const char *name)
 {
     const vip_service *svc = apr_hash_get(srv_conf(cmd)->services, name,
@@ -232,7 +225,6 @@ static const char *cmd_service(cmd_parms *cmd, void *dc, const char *args)
     svc->members = apr_array_make(cmd->pool, 2, sizeof(const char *));
     svc->options = "";
     svc->retry = VIP_ROUTE_DEFAULT_RETRY;
-    svc->where = where(cmd);
     svc->name = ap_getword_conf(cmd->pool, &args);
     if (!valid_name(svc->name)) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a service name (1-64 "

@@ -26,7 +26,6 @@ typedef struct {
     apr_array_header_t *members;        /* const char *: member URLs */
     const char *options;                /* BalancerMember options text */
     int retry;                          /* member cool-down, seconds */
-    const char *where;                  /* "file:line" of the directive */
 } vip_service;
 
 /* One weighted alternative of a route's traffic. */
