@@ -140,18 +140,11 @@ my @OUTPUTS;
 
 sub write_conf {
     my ($reg_file, $server, $dir) = @_;
-    my $i = ++$n;
-    my $conf = catfile($tmp, "httpd-$i.conf");
     my $mpm = -e "$libexec/mod_mpm_prefork.so"
         ? qq{<IfModule !mpm_prefork_module>\n<IfModule !mpm_event_module>\n<IfModule !mpm_worker_module>\n} .
           qq{LoadModule mpm_prefork_module "$libexec/mod_mpm_prefork.so"\n</IfModule>\n</IfModule>\n</IfModule>\n}
         : '';
-    spew($conf, <<"EOF");
-ServerRoot "$tmp"
-ServerName localhost
-Listen 127.0.0.1:1
-PidFile "$tmp/httpd-$i.pid"
-ErrorLog "$tmp/error_log"
+    return conftest_write($tmp, ++$n, <<"EOF");
 $mpm<IfModule !authn_core_module>
 LoadModule authn_core_module "$libexec/mod_authn_core.so"
 </IfModule>
@@ -170,14 +163,12 @@ $server
     $dir
 </Location>
 EOF
-    return $conf;
 }
 
 sub configtest {
-    my $conf = shift;
-    my $out = `"$httpd" -t -f "$conf" 2>&1`;
+    my ($rc, $out) = conftest_run(shift);
     push @OUTPUTS, $out;
-    return ($? >> 8, $out);
+    return ($rc, $out);
 }
 
 for my $c (@CASES) {

@@ -20,7 +20,6 @@ my $libexec = vip_var('libexecdir');
 my $so      = catfile($t_dir, '..', 'mod_vip_route', 'mod_vip_route.so');
 my $tmp = File::Temp::tempdir('vip-route-conftest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
-sub spew { open my $fh, '>', $_[0] or die "$_[0]: $!"; print $fh $_[1]; close $fh }
 
 my $SERVICES = "VipRouteService orders http://127.0.0.1:9101 http://127.0.0.1:9102\n"
              . "VipRouteService v2 http://127.0.0.1:9103\n";
@@ -154,8 +153,6 @@ my @OUTPUTS;
 sub write_conf {
     my ($body, $without) = @_;
     my %skip = map { $_ => 1 } @{ $without || [] };
-    my $i = ++$n;
-    my $conf = catfile($tmp, "httpd-$i.conf");
     my $load = qq{<IfModule !mpm_event_module>\n<IfModule !mpm_prefork_module>\n}
              . qq{<IfModule !mpm_worker_module>\n}
              . qq{LoadModule mpm_event_module "$libexec/mod_mpm_event.so"\n}
@@ -164,26 +161,18 @@ sub write_conf {
         next if $skip{$m};
         $load .= qq{<IfModule !${m}_module>\nLoadModule ${m}_module "$libexec/mod_$m.so"\n</IfModule>\n};
     }
-    spew($conf, <<"EOF");
-ServerRoot "$tmp"
-ServerName localhost
-Listen 127.0.0.1:1
-PidFile "$tmp/httpd-$i.pid"
-ErrorLog "$tmp/error_log"
+    return conftest_write($tmp, ++$n, <<"EOF");
 $load
 LoadModule vip_route_module "$so"
 $SERVICES
 $body
 EOF
-    return $conf;
 }
 
 sub configtest {
-    my $conf = shift;
-    my $out = `"$httpd" -t -f "$conf" 2>&1`;
-    $out = join "\n", grep { !/Could not open configuration file .*httpd\.conf/ } split /\n/, $out;
+    my ($rc, $out) = conftest_run(shift);
     push @OUTPUTS, $out;
-    return ($? >> 8, $out);
+    return ($rc, $out);
 }
 
 for my $c (@CASES) {

@@ -40,7 +40,8 @@ our @EXPORT = qw(
     echo_port echo_conns echo_seen echo_stop echo_start echo_which route_of
     identity_of scopes_set auth_get
     mc_get mc_set mc_delete mc_flush mc_cmd
-    expect_log notes_for route_notes_for error_log_size error_log_since
+    expect_log notes_for route_notes_for log_fields_for error_log_size error_log_since
+    conftest_write conftest_run
     raw_http req_id t_dir vip_var need_vip_auth need_vip_route
     $PLATFORM_ISS $GLOBEX_ISS $AUDIENCE
 );
@@ -480,22 +481,24 @@ my $REQ_SEQ = 0;
 # A unique request id for the X-Req-Id header (the vipnotes log key).
 sub req_id { sprintf 'r%d-%d-%d', $$, time, ++$REQ_SEQ }
 
-# The vipnotes log fields of the request with X-Req-Id $id (waits up to
-# $timeout seconds for the line: mod_log_config writes after the response).
-my @NOTE_FIELDS = qw(reqid status tenant subject scopes plan auth_method
-                     key_id auth_result authorization api_key path);
-sub notes_for {
-    my ($id, $timeout) = @_;
-    my $file = catfile(t_dir(), 'logs', 'vip_notes.log');
+# The fields of a "|"-separated notes log of the test server (t/logs/$log)
+# for the request whose first field is $id; waits up to $timeout seconds
+# (default 5) for the line, as mod_log_config writes after the response.
+# With $dash_empty, LogFormat's "-" for an unset note reads as "".
+sub log_fields_for {
+    my ($log, $fields, $id, $timeout, $dash_empty) = @_;
+    my $file = catfile(t_dir(), 'logs', $log);
     my $end = Time::HiRes::time() + ($timeout // 5);
     while (1) {
         if (open my $fh, '<', $file) {
             while (my $l = <$fh>) {
                 chomp $l;
                 next unless index($l, "$id|") == 0;
-                my @f = split /\|/, $l, -1;
                 my %h;
-                @h{@NOTE_FIELDS} = @f;
+                @h{@$fields} = split /\|/, $l, -1;
+                if ($dash_empty) {
+                    for (values %h) { $_ = '' if defined && $_ eq '-' }
+                }
                 return \%h;
             }
         }
@@ -504,28 +507,48 @@ sub notes_for {
     }
 }
 
-# The fields of t/logs/vip_route_notes.log (LogFormat vip_route_notes in
+# The vipnotes log (LogFormat in conf/auth.conf.in) for X-Req-Id $id.
+my @NOTE_FIELDS = qw(reqid status tenant subject scopes plan auth_method
+                     key_id auth_result authorization api_key path);
+sub notes_for { log_fields_for('vip_notes.log', \@NOTE_FIELDS, @_[0, 1], 0) }
+
+# t/logs/vip_route_notes.log (LogFormat vip_route_notes in
 # conf/route.conf.in) for the request with X-Req-Id $id.
 my @ROUTE_NOTE_FIELDS = qw(reqid status route service route_result request_id
                            tenant method uri pid);
 sub route_notes_for {
-    my ($id, $timeout) = @_;
-    my $file = catfile(t_dir(), 'logs', 'vip_route_notes.log');
-    my $end = Time::HiRes::time() + ($timeout // 5);
-    while (1) {
-        if (open my $fh, '<', $file) {
-            while (my $l = <$fh>) {
-                chomp $l;
-                next unless index($l, "$id|") == 0;
-                my %h;
-                @h{@ROUTE_NOTE_FIELDS} = split /\|/, $l, -1;
-                for (values %h) { $_ = '' if defined && $_ eq '-' }
-                return \%h;
-            }
-        }
-        return undef if Time::HiRes::time() > $end;
-        Time::HiRes::sleep(0.05);
-    }
+    log_fields_for('vip_route_notes.log', \@ROUTE_NOTE_FIELDS, @_[0, 1], 1);
+}
+
+# ---- httpd -t of standalone configs ---------------------------------------
+
+# Write config number $i into $dir: the server lines every `httpd -t` test
+# needs, then $body; returns the file's path.
+sub conftest_write {
+    my ($dir, $i, $body) = @_;
+    my $conf = catfile($dir, "httpd-$i.conf");
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh <<"EOF";
+ServerRoot "$dir"
+ServerName localhost
+Listen 127.0.0.1:1
+PidFile "$dir/httpd-$i.pid"
+ErrorLog "$dir/error_log"
+$body
+EOF
+    close $fh;
+    return $conf;
+}
+
+# Run the test's httpd with -t on $conf: (exit status, output).  Debian's
+# apache2 adds a line about its absent default httpd.conf; it is dropped.
+sub conftest_run {
+    my ($conf) = @_;
+    my $httpd = Apache::Test::vars('httpd');
+    my $out = `"$httpd" -t -f "$conf" 2>&1`;
+    my $rc = $? >> 8;
+    $out = join "\n", grep { !/Could not open configuration file .*httpd\.conf/ } split /\n/, $out;
+    return ($rc, $out);
 }
 
 # ---- raw HTTP -------------------------------------------------------------
