@@ -36,6 +36,23 @@
                                                     path refusal reason        */
 #define VIP_NOTE_REQUEST_ID   "vip.request_id"   /* the X-Request-Id in effect  */
 
+/* ---- notes set by mod_vip_cache (handler and its filters) ------------- */
+#define VIP_NOTE_CACHE        "vip.cache"        /* "hit", "stale", "miss",
+                                                    "stored", "bypass",
+                                                    "uncacheable", "error"     */
+#define VIP_NOTE_CACHE_KEY    "vip.cache_key"    /* vip:<version>:<hex digest>  */
+#define VIP_NOTE_CACHE_TTL    "vip.cache_ttl"    /* seconds of freshness left   */
+
+/* ---- notes set by mod_vip_limit (post_read_request for per-IP limits,
+ * after check_authn for tenant/plan/route limits) ---------------------- */
+#define VIP_NOTE_LIMIT        "vip.limit"        /* "ok", "limited", "dry_run"
+                                                    (would have been limited),
+                                                    "degraded" (cluster store
+                                                    unreachable, local share)  */
+#define VIP_NOTE_LIMIT_NAME   "vip.limit_name"   /* the deciding limit's name   */
+#define VIP_NOTE_LIMIT_KEY    "vip.limit_key"    /* the key it counted          */
+#define VIP_NOTE_LIMIT_REMAINING "vip.limit_remaining" /* quota units left     */
+
 /* ---- environment variables (r->subprocess_env), same values ---------- */
 #define VIP_ENV_TENANT        "VIP_TENANT"
 #define VIP_ENV_SUBJECT       "VIP_SUBJECT"

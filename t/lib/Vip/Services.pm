@@ -96,14 +96,16 @@ sub _wait_port {
     return 0;
 }
 
+# start_memcached($t_dir, %opt): on a free port, or on $opt{port} (a
+# restart); $opt{log}: its log file under t/logs (default memcached.log).
 sub start_memcached {
-    my ($t_dir) = @_;
+    my ($t_dir, %opt) = @_;
     my $bin = $ENV{VIP_MEMCACHED} || which('memcached')
         or die "memcached is not installed (apt-get install memcached): " .
                "the vip test suite needs a real memcached\n";
-    my $log = catfile($t_dir, 'logs', 'memcached.log');
-    for my $try (1 .. 5) {
-        my $port = free_port();
+    my $log = catfile($t_dir, 'logs', $opt{log} || 'memcached.log');
+    for my $try (1 .. ($opt{port} ? 50 : 5)) {
+        my $port = $opt{port} || free_port();
         my @argv = ($bin, '-l', '127.0.0.1', '-p', $port, '-U', '0',
                     '-m', '64', '-c', '1024', '-t', '2');
         push @argv, '-u', 'nobody' if $> == 0;
@@ -112,6 +114,7 @@ sub start_memcached {
             if _wait_port($port, $pid, 10);
         kill 'KILL', $pid;
         waitpid($pid, 0);
+        select undef, undef, undef, 0.1 if $opt{port};
     }
     die "memcached ($bin) did not start listening on 127.0.0.1\n";
 }
@@ -265,7 +268,7 @@ sub clear_state { unlink state_file($_[0]) }
 sub state_services {
     my $state = shift or return ();
     return grep { ref $_ eq 'HASH' && $_->{pid} }
-           map { $state->{$_} } qw(memcached echo echo2 echo3);
+           map { $state->{$_} } qw(memcached memcached2 echo echo2 echo3);
 }
 
 1;

@@ -7,7 +7,8 @@ package Vip::Test;
 #               echo_values()
 #   upstream    echo_hits(), echo_reset(), echo_conns(), echo_seen(),
 #               echo_port(), echo_stop(), echo_start() (instances 1-3)
-#   memcached   mc_get(), mc_set(), mc_delete(), mc_flush(), mc_cmd()
+#   memcached   mc_get(), mc_set(), mc_delete(), mc_flush(), mc_cmd(),
+#               mc_stats(), mc_stop(), mc_start() (two instances: $Vip::Test::MC)
 #   logs        expect_log(), notes_for(), route_notes_for(),
 #               error_log_since(), error_log_size()
 #   raw HTTP    raw_http() for requests LWP cannot express
@@ -39,10 +40,11 @@ our @EXPORT = qw(
     echo_json echo_headers echo_values echo_hits echo_reset with_hits
     echo_port echo_conns echo_seen echo_stop echo_start echo_which route_of
     identity_of scopes_set auth_get
-    mc_get mc_set mc_delete mc_flush mc_cmd
+    mc_get mc_set mc_delete mc_flush mc_cmd mc_stats mc_stop mc_start
     expect_log notes_for route_notes_for log_fields_for error_log_size error_log_since
     conftest_write conftest_run
     raw_http req_id t_dir vip_var need_vip_auth need_vip_route
+    need_vip_cache need_vip_limit
     $PLATFORM_ISS $GLOBEX_ISS $AUDIENCE
 );
 
@@ -69,6 +71,16 @@ sub need_vip_auth {
 sub need_vip_route {
     my $so = catfile(t_dir(), '..', 'mod_vip_route', 'mod_vip_route.so');
     return Apache::Test::need({ 'mod_vip_route.so is not built' => (-e $so ? 1 : 0) });
+}
+
+# The same for mod_vip_cache and mod_vip_limit.
+sub need_vip_cache {
+    my $so = catfile(t_dir(), '..', 'mod_vip_cache', 'mod_vip_cache.so');
+    return Apache::Test::need({ 'mod_vip_cache.so is not built' => (-e $so ? 1 : 0) });
+}
+sub need_vip_limit {
+    my $so = catfile(t_dir(), '..', 'mod_vip_limit', 'mod_vip_limit.so');
+    return Apache::Test::need({ 'mod_vip_limit.so is not built' => (-e $so ? 1 : 0) });
 }
 
 # ---- tokens -------------------------------------------------------------
@@ -394,8 +406,52 @@ sub auth_get {
 
 # ---- memcached (text protocol) ------------------------------------------
 
+# Kill tests: stop memcached instance $n (1 or 2; SIGKILL with $sig 'KILL',
+# SIGSTOP with 'STOP' for a blackhole, else SIGTERM) and start it again,
+# empty, on the same port (or SIGCONT a stopped one).
+my %MC_KEY = (1 => 'memcached', 2 => 'memcached2');
+
+sub mc_stop {
+    my ($n, $sig) = @_;
+    my $key = $MC_KEY{$n // 1} or die "no memcached instance $n";
+    my $state = Vip::Services::load_state(t_dir()) or die "no services state";
+    my $svc = $state->{$key};
+    if (($sig // '') eq 'STOP') {
+        kill 'STOP', $svc->{pid};
+        $state->{$key} = { %$svc, stopped => 1 };
+        Vip::Services::save_state(t_dir(), $state);
+        return 1;
+    }
+    kill 'KILL', $svc->{pid} if ($sig // 'TERM') eq 'KILL' && $svc->{pid};
+    Vip::Services::stop($svc) if $svc->{pid};
+    $state->{$key} = { %$svc, pid => 0 };
+    Vip::Services::save_state(t_dir(), $state);
+    return 1;
+}
+
+sub mc_start {
+    my $n = shift // 1;
+    my $key = $MC_KEY{$n} or die "no memcached instance $n";
+    my $state = Vip::Services::load_state(t_dir()) or die "no services state";
+    my $svc = $state->{$key};
+    if ($svc->{stopped}) {
+        kill 'CONT', $svc->{pid};
+        delete $svc->{stopped};
+    }
+    elsif (!($svc->{pid} && kill(0, $svc->{pid}))) {
+        $svc = Vip::Services::start_memcached(t_dir(), port => $svc->{port},
+                                              log => "$key.log");
+    }
+    $state->{$key} = $svc;
+    Vip::Services::save_state(t_dir(), $state);
+    return 1;
+}
+
+# mc_* talk to instance 1; local $Vip::Test::MC = 2 for the second.
+our $MC = 1;
+
 sub _mc {
-    my $port = vip_var('memcached_port');
+    my $port = vip_var($MC == 2 ? 'memcached2_port' : 'memcached_port');
     return IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                  Proto => 'tcp', Timeout => 5)
         || die "cannot reach memcached on port $port: $!";
@@ -450,6 +506,8 @@ sub mc_get {
 
 sub mc_delete { (mc_cmd("delete $_[0]"))[0] eq 'DELETED' }
 sub mc_flush  { (mc_cmd('flush_all'))[0] eq 'OK' }
+# memcached's own counters: name => value ("get_hits", "cmd_get", ...).
+sub mc_stats  { my %s = map { /^STAT (\S+) (.*)$/ ? ($1, $2) : () } mc_cmd('stats'); \%s }
 
 # ---- logs ---------------------------------------------------------------
 
