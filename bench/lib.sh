@@ -496,3 +496,41 @@ machine_info() {
     echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //')"
     echo "- wrk: $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }')"
 }
+
+# row_table BASEFN: the results table of the rows run; BASEFN id prints the
+# id of the row that row is compared with (or nothing).  Expected non-2xx
+# rows (429, 401) count as correct when every response was non-2xx.
+row_table() {
+    local basefn=$1 id base resp
+    echo "| row | req/s (median) | compared with | × that row | p99 ms (median) | server µs/req (median) | µs/req over that row | cpu$BENCH_SERVER_CPU busy | foreign load (max) | responses |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"
+    for id in "${ORDER[@]}"; do
+        base=$($basefn "$id")
+        resp="all ${R_WANT[$id]}"
+        if [[ ${R_WANT[$id]} == 2* ]] && [ "${R_NON2XX[$id]}" != 0 ]; then resp="${R_NON2XX[$id]} non-2xx!"; fi
+        if [[ ${R_WANT[$id]} != 2* ]] && [ "${R_NON2XX[$id]}" != "${R_REQS_SUM[$id]}" ]; then resp="only ${R_NON2XX[$id]} of ${R_REQS_SUM[$id]} non-2xx!"; fi
+        if [ "${R_ERR[$id]}" != 0 ]; then resp="$resp, ${R_ERR[$id]} socket errors"; fi
+        printf '| %s | %s | %s | %s | %.2f | %.1f | %s | %s%% | %s%% | %s |\n' \
+            "${R_LABEL[$id]}" "$(fmt_int "${R_RPS[$id]}")" \
+            "${base:--}" "$( [ -n "$base" ] && ratio "${R_RPS[$id]}" "${R_RPS[$base]:-}" || echo -)" \
+            "${R_P99[$id]}" "${R_US[$id]}" \
+            "$( [ -n "$base" ] && delta "${R_US[$id]}" "${R_US[$base]:-}" || echo -)" \
+            "${R_BUSY[$id]}" "${R_FGN[$id]}" "$resp"
+    done
+}
+
+# results_file NAME: bench/results/NAME-<date>[-quick].md (a fresh name).
+results_file() {
+    local suffix=""
+    if [ "$BENCH_SECONDS" != 10 ] || [ "$BENCH_RUNS" != 3 ] || [ "$BENCH_WARMUP" != 2 ] \
+       || [ "$BENCH_CONNS" != 32 ] || [ "$BENCH_ROWS" != all ]; then
+        suffix="-quick"
+    fi
+    mkdir -p "$BENCH_RESULTS"
+    local f=$BENCH_RESULTS/$1-$(date +%F)$suffix.md
+    [ -e "$f" ] && f=$BENCH_RESULTS/$1-$STAMP$suffix.md
+    echo "$f"
+}
+quick_note() {
+    case "$1" in *-quick.md) echo "**Quick run with non-default settings: not comparable with full runs.**"; echo ;; esac
+}
