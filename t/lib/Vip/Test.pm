@@ -61,27 +61,16 @@ sub vip_var { my $n = lc shift; local $_; Apache::Test::vars($n) }
 
 # A condition for Apache::Test's plan: plan tests => N, need_vip_auth();
 # skips the file when mod_vip_auth.so is not built (t/TEST.PL fails the run
-# instead when VIP_REQUIRE_MODULES or CI is set).
-sub need_vip_auth {
-    my $so = catfile(t_dir(), '..', 'mod_vip_auth', 'mod_vip_auth.so');
-    return Apache::Test::need({ 'mod_vip_auth.so is not built' => (-e $so ? 1 : 0) });
+# instead when VIP_REQUIRE_MODULES or CI is set).  The same for the others.
+sub need_vip_module {
+    my $m = shift;
+    my $so = catfile(t_dir(), '..', "mod_vip_$m", "mod_vip_$m.so");
+    return Apache::Test::need({ "mod_vip_$m.so is not built" => (-e $so ? 1 : 0) });
 }
-
-# The same for mod_vip_route.
-sub need_vip_route {
-    my $so = catfile(t_dir(), '..', 'mod_vip_route', 'mod_vip_route.so');
-    return Apache::Test::need({ 'mod_vip_route.so is not built' => (-e $so ? 1 : 0) });
-}
-
-# The same for mod_vip_cache and mod_vip_limit.
-sub need_vip_cache {
-    my $so = catfile(t_dir(), '..', 'mod_vip_cache', 'mod_vip_cache.so');
-    return Apache::Test::need({ 'mod_vip_cache.so is not built' => (-e $so ? 1 : 0) });
-}
-sub need_vip_limit {
-    my $so = catfile(t_dir(), '..', 'mod_vip_limit', 'mod_vip_limit.so');
-    return Apache::Test::need({ 'mod_vip_limit.so is not built' => (-e $so ? 1 : 0) });
-}
+sub need_vip_auth  { need_vip_module('auth') }
+sub need_vip_route { need_vip_module('route') }
+sub need_vip_cache { need_vip_module('cache') }
+sub need_vip_limit { need_vip_module('limit') }
 
 # ---- tokens -------------------------------------------------------------
 
