@@ -28,6 +28,7 @@
 #include "vip_common.h"
 #include "vip_config.h"
 #include "route_config.h"
+#include "route_proxy.h"
 
 extern VIP_MODULE_EXPORT module AP_MODULE_DECLARE_DATA vip_route_module;
 
@@ -131,35 +132,52 @@ static const char *run_config(cmd_parms *cmd, apr_array_header_t *lines)
     return err;
 }
 
+/* The <Proxy> section of a balancer: the service's members with the
+ * service's options, and for a route (t) its timeouts, attempts and retry
+ * policy.  Statuses a route retries are held back from the client
+ * (ProxyErrorOverride) so that another member can still answer, and put
+ * the member to rest like failonstatus; so does a timeout with
+ * failontimeout. */
 static const char *define_balancer(cmd_parms *cmd, const vip_service *svc,
-                                   const char *balancer, int timeout,
-                                   int connect_timeout, int retries)
+                                   const char *balancer,
+                                   const vip_route_target *t)
 {
-    apr_array_header_t *lines = apr_array_make(cmd->temp_pool, 8,
-                                               sizeof(const char *));
-    const char *member_opts = apr_psprintf(cmd->temp_pool,
+    apr_pool_t *tp = cmd->temp_pool;
+    apr_array_header_t *lines = apr_array_make(tp, 8, sizeof(const char *));
+    int timeout = t ? t->timeout : 0;
+    int connect_timeout = t ? t->connect_timeout : 0;
+    int retries = t ? t->retries : -1;
+    const char *statuses = t && t->has_retry_on && t->retry_on.nstatuses
+                           ? vip_retry_on_list(tp, &t->retry_on, ',') : NULL;
+    const char *member_opts = apr_psprintf(tp,
         "retry=%d keepalive=On%s%s %s", svc->retry,
-        timeout ? apr_psprintf(cmd->temp_pool, " timeout=%d", timeout) : "",
-        connect_timeout ? apr_psprintf(cmd->temp_pool,
-                                       " connectiontimeout=%dms",
+        timeout ? apr_psprintf(tp, " timeout=%d", timeout) : "",
+        connect_timeout ? apr_psprintf(tp, " connectiontimeout=%dms",
                                        connect_timeout) : "",
         svc->options);
     const char *err;
     int i;
 
     APR_ARRAY_PUSH(lines, const char *) =
-        apr_psprintf(cmd->temp_pool, "<Proxy \"%s\">", balancer);
+        apr_psprintf(tp, "<Proxy \"%s\">", balancer);
     for (i = 0; i < svc->members->nelts; i++) {
-        APR_ARRAY_PUSH(lines, const char *) = apr_psprintf(cmd->temp_pool,
+        APR_ARRAY_PUSH(lines, const char *) = apr_psprintf(tp,
             "BalancerMember \"%s\" %s",
             APR_ARRAY_IDX(svc->members, i, const char *), member_opts);
     }
     /* forcerecovery Off: when every member rests, answer 503 at once
      * instead of making each client wait on a connect to a dead member. */
-    APR_ARRAY_PUSH(lines, const char *) = apr_psprintf(cmd->temp_pool,
-        "ProxySet lbmethod=byrequests forcerecovery=Off%s",
-        retries >= 0 ? apr_psprintf(cmd->temp_pool, " maxattempts=%d",
-                                    retries) : "");
+    APR_ARRAY_PUSH(lines, const char *) = apr_psprintf(tp,
+        "ProxySet lbmethod=byrequests forcerecovery=Off%s%s%s",
+        retries >= 0 ? apr_psprintf(tp, " maxattempts=%d", retries) : "",
+        statuses ? apr_pstrcat(tp, " failonstatus=", statuses, NULL) : "",
+        t && t->has_retry_on && t->retry_on.timeout ? " failontimeout=On"
+                                                    : "");
+    if (statuses) {
+        APR_ARRAY_PUSH(lines, const char *) = apr_pstrcat(tp,
+            "ProxyErrorOverride On ",
+            vip_retry_on_list(tp, &t->retry_on, ' '), NULL);
+    }
     APR_ARRAY_PUSH(lines, const char *) = "</Proxy>";
     err = run_config(cmd, lines);
     if (err) {
@@ -167,6 +185,16 @@ static const char *define_balancer(cmd_parms *cmd, const vip_service *svc,
                             err);
     }
     return NULL;
+}
+
+int vip_route_retry_budget(const vip_route_target *t)
+{
+    return t->retry_budget < 0 ? VIP_ROUTE_DEFAULT_BUDGET : t->retry_budget;
+}
+
+int vip_route_retry_keyed(const vip_route_target *t)
+{
+    return t->retry_keyed > 0;
 }
 
 /* ---- helpers -------------------------------------------------------- */
@@ -214,10 +242,12 @@ static const char *cmd_service(cmd_parms *cmd, void *dc, const char *args)
         return err;
     }
     if (!ap_find_linked_module("mod_proxy_balancer.c")
-        || !ap_find_linked_module("mod_proxy_http.c")) {
+        || !ap_find_linked_module("mod_proxy_http.c")
+        || !vip_route_proxy_ready()) {
         return apr_psprintf(cmd->pool, "%s needs mod_proxy, mod_proxy_http, "
                             "mod_proxy_balancer and mod_lbmethod_byrequests "
-                            "loaded first (Debian: a2enmod proxy_http "
+                            "loaded first, mod_proxy before mod_vip_route "
+                            "itself (Debian: a2enmod proxy_http "
                             "proxy_balancer lbmethod_byrequests)",
                             cmd->cmd->name);
     }
@@ -291,7 +321,7 @@ static const char *cmd_service(cmd_parms *cmd, void *dc, const char *args)
                                     svc->options, health, health_interval);
     }
     svc->balancer = apr_pstrcat(cmd->pool, "balancer://vip.", svc->name, NULL);
-    if ((err = define_balancer(cmd, svc, svc->balancer, 0, 0, -1))) {
+    if ((err = define_balancer(cmd, svc, svc->balancer, NULL))) {
         return err;
     }
     apr_hash_set(conf->services, svc->name, APR_HASH_KEY_STRING, svc);
@@ -359,15 +389,18 @@ static const char *route_balancer(cmd_parms *cmd, const vip_route *r,
     const char *name;
 
     *err = NULL;
-    if (!t->timeout && !t->connect_timeout && t->retries < 0) {
+    if (!t->timeout && !t->connect_timeout && t->retries < 0
+        && !t->has_retry_on) {
         return svc->balancer;
     }
     /* "~" cannot occur in service or route names, so these never meet a
-     * service's own "vip.<name>" or another route's balancer. */
+     * service's own "vip.<name>" or another route's balancer.  mod_proxy
+     * applies a <Proxy> section to every URL it prefixes: "vip~<route>~"
+     * is only ever a prefix of this route's own balancers, which carry
+     * the same per-directory settings. */
     name = apr_psprintf(cmd->pool, "balancer://vip~%s~%s", r->name, svc->name);
     if (!apr_hash_get(conf->balancers, name, APR_HASH_KEY_STRING)) {
-        *err = define_balancer(cmd, svc, name, t->timeout, t->connect_timeout,
-                               t->retries);
+        *err = define_balancer(cmd, svc, name, t);
         apr_hash_set(conf->balancers, name, APR_HASH_KEY_STRING, name);
     }
     return name;
@@ -402,12 +435,16 @@ static const char *cmd_route(cmd_parms *cmd, void *dc, const char *args)
     r = apr_pcalloc(cmd->pool, sizeof(*r));
     t = apr_pcalloc(cmd->pool, sizeof(*t));
     t->retries = -1;
+    t->retry_budget = -1;
+    t->retry_keyed = -1;
+    t->budget_slot = -1;
     r->target = t;
     r->methods = apr_array_make(cmd->pool, 1, sizeof(const char *));
     splits = apr_array_make(cmd->temp_pool, 2, sizeof(pending_split));
     pins = apr_array_make(cmd->temp_pool, 2, sizeof(const char *));
 
     r->name = ap_getword_conf(cmd->pool, &args);
+    t->route_name = r->name;
     if (!valid_name(r->name)) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a route name (1-64 "
                             "characters of [A-Za-z0-9._-])", cmd->cmd->name,
@@ -495,6 +532,41 @@ static const char *cmd_route(cmd_parms *cmd, void *dc, const char *args)
                  && vip_parse_int(v, 0, VIP_ROUTE_MAX_RETRIES, &n)) {
             t->retries = n;
         }
+        else if (strcmp(opt, "retry_on") == 0) {
+            const char *why = vip_retry_on_parse(cmd->pool, v, &t->retry_on);
+            if (why) {
+                return route_error(cmd, r, "%s", apr_psprintf(cmd->pool,
+                                   "retry_on=%s: %s (use retry_on=502,503,"
+                                   "504,timeout: statuses 500-599 and/or "
+                                   "timeout)", v, why));
+            }
+            t->has_retry_on = 1;
+        }
+        else if (strcmp(opt, "retry_budget") == 0) {
+            char *pct = apr_pstrdup(cmd->temp_pool, v);
+            apr_size_t len = strlen(pct);
+            if (len && pct[len - 1] == '%') {
+                pct[len - 1] = '\0';
+            }
+            if (!vip_parse_int(pct, 1, 100, &n)) {
+                return route_error(cmd, r, "retry_budget=%s: use retry_budget"
+                                   "=percent with percent 1-100 (retries "
+                                   "per 100 requests of the route)", v);
+            }
+            t->retry_budget = n;
+        }
+        else if (strcmp(opt, "retry_idempotency_key") == 0) {
+            if (strcasecmp(v, "on") == 0) {
+                t->retry_keyed = 1;
+            }
+            else if (strcasecmp(v, "off") == 0) {
+                t->retry_keyed = 0;
+            }
+            else {
+                return route_error(cmd, r, "retry_idempotency_key=%s: use on "
+                                   "or off", v);
+            }
+        }
         else if (strcmp(opt, "split") == 0) {
             const char *colon = strrchr(v, ':');
             pending_split *ps = apr_array_push(splits);
@@ -525,12 +597,22 @@ static const char *cmd_route(cmd_parms *cmd, void *dc, const char *args)
         else {
             return route_error(cmd, r, "bad option '%s' (known: host, header, "
                                "tenant, plan, rewrite, strip, timeout, "
-                               "connect_timeout, retries, split, split_header, "
-                               "pin)", w);
+                               "connect_timeout, retries, retry_on, "
+                               "retry_budget, retry_idempotency_key, split, "
+                               "split_header, pin)", w);
         }
     }
     if (t->rewrite && t->strip) {
         return route_error(cmd, r, "%s", "use rewrite= or strip=, not both");
+    }
+    if (!t->has_retry_on && (t->retry_budget >= 0 || t->retry_keyed >= 0)) {
+        return route_error(cmd, r, "%s", "retry_budget= and "
+                           "retry_idempotency_key= need retry_on= (what to "
+                           "retry)");
+    }
+    if (t->has_retry_on && t->retries == 0) {
+        return route_error(cmd, r, "%s", "retry_on= with retries=0 never "
+                           "retries: drop one of them");
     }
     if (t->strip) {
         /* Whole leading segments of the template, parameters included:
@@ -626,6 +708,9 @@ static const char *cmd_route(cmd_parms *cmd, void *dc, const char *args)
             t->pins = apr_hash_make(cmd->pool);
         }
         apr_hash_set(t->pins, tenant, APR_HASH_KEY_STRING, ps);
+    }
+    if (t->has_retry_on) {
+        t->budget_slot = vip_route_budget_new();
     }
     apr_hash_set(conf->names, r->name, APR_HASH_KEY_STRING, r->name);
     conf->nroutes++;

@@ -13,11 +13,13 @@
 
 #include "apr_hash.h"
 
+#include "route_budget.h"
 #include "route_table.h"
 
 #define VIP_ROUTE_DEFAULT_RETRY      5   /* seconds a failed member rests */
 #define VIP_ROUTE_MAX_RETRIES        5
 #define VIP_ROUTE_MAX_TIMEOUT        3600
+#define VIP_ROUTE_DEFAULT_BUDGET     20  /* retries, percent of requests */
 
 /* A named upstream service: a mod_proxy balancer vip generates. */
 typedef struct {
@@ -50,7 +52,20 @@ typedef struct {
     int timeout;                        /* seconds; 0: service default */
     int connect_timeout;                /* milliseconds; 0: default */
     int retries;                        /* extra members tried; -1: default */
+    const char *route_name;             /* for logs */
+    vip_retry_on retry_on;              /* statuses and timeouts retried */
+    int has_retry_on;
+    int retry_budget;                   /* percent; -1: default */
+    int retry_keyed;                    /* retry other methods with an
+                                           Idempotency-Key; -1: default */
+    int budget_slot;                    /* shared budget index; -1: none */
 } vip_route_target;
+
+/* The route's retry budget in percent of its requests. */
+int vip_route_retry_budget(const vip_route_target *t);
+/* 1 when requests with an Idempotency-Key are retried whatever the
+ * method. */
+int vip_route_retry_keyed(const vip_route_target *t);
 
 typedef struct {
     apr_hash_t *services;               /* name -> vip_service */

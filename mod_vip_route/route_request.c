@@ -20,6 +20,7 @@
 #include "vip_problem.h"
 #include "route_config.h"
 #include "route_path.h"
+#include "route_proxy.h"
 #include "route_request.h"
 
 APLOG_USE_MODULE(vip_route);
@@ -167,6 +168,7 @@ int vip_route_request(request_rec *r, const vip_route_srv_conf *conf,
                    apr_itoa(r->pool, to->service->retry ? to->service->retry
                                                         : 1));
     apr_table_setn(r->notes, VIP_NOTE_ROUTE_RESULT, "routed");
+    vip_route_ctx_set(r, t, with_identity);
     return OK;
 }
 

@@ -28,12 +28,18 @@ Controls (query string):
     _hdr=Name:value   add that response header (repeatable)
     _drip=MS      send the response head one line every MS milliseconds
                   (eight filler header lines): a drip-feeding upstream
+    _dripbody=MS  send the head at once, then the body (ten lines, with
+                  Content-Length) one line every MS milliseconds
+    _at=PORT      the controls above apply only on the instance listening
+                  on PORT; the others answer as if they were absent
 
 Special paths:
     GET  /_hits      {"hits": N} (not counted)
     GET  /_conns     {"conns": N, "instance": port} (not counted)
     GET  /_seen      {"seen": [[method, target], ...]}: the counted requests
                      since the last reset, oldest first (at most 5000)
+    GET  /_drips     {"done": N, "cut": N}: dripped responses sent whole,
+                     and cut short because the reader closed (not counted)
     POST /_reset     reset the count and the seen list (not counted)
     /static/<file>   serve <root>/htdocs/static/<file> with
                      Cache-Control: public, max-age=600 (counted)
@@ -54,6 +60,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _lock = threading.Lock()
+_drips = {"done": 0, "cut": 0}
 _hits = 0
 _conns = 0
 _seen = []
@@ -88,6 +95,13 @@ def _peek_conns():
 def _peek_seen():
     with _lock:
         return list(_seen)
+
+
+def _drip_count(kind=None):
+    with _lock:
+        if kind:
+            _drips[kind] += 1
+        return dict(_drips)
 
 
 def _peek():
@@ -185,6 +199,9 @@ class EchoHandler(BaseHTTPRequestHandler):
         if path == "/_seen" and self.command == "GET":
             self._json(200, {"seen": _peek_seen(), "instance": self.instance})
             return
+        if path == "/_drips" and self.command == "GET":
+            self._json(200, _drip_count())
+            return
         if path == "/_reset" and self.command == "POST":
             _count(reset=True)
             self._json(200, {"hits": 0})
@@ -192,6 +209,11 @@ class EchoHandler(BaseHTTPRequestHandler):
 
         hits = _count(seen=[self.command, self.path])
         self.conn_requests += 1
+
+        if "_at" in params and params["_at"][0] != str(self.instance):
+            params = {k: v for k, v in params.items()
+                      if k not in ("_sleep", "_drop", "_garbage", "_drip",
+                                   "_dripbody", "_status", "_hdr")}
 
         if "_sleep" in params:
             try:
@@ -216,6 +238,12 @@ class EchoHandler(BaseHTTPRequestHandler):
                 self._drip(int(params["_drip"][0]) / 1000.0)
             except ValueError:
                 self._json(400, {"error": "bad _drip"})
+            return
+        if "_dripbody" in params:
+            try:
+                self._drip(int(params["_dripbody"][0]) / 1000.0, body=True)
+            except ValueError:
+                self._json(400, {"error": "bad _dripbody"})
             return
 
         status = 200
@@ -257,14 +285,21 @@ class EchoHandler(BaseHTTPRequestHandler):
             return
         self._json(status, doc, extra)
 
-    def _drip(self, pause):
-        """A valid response whose head arrives one line at a time."""
-        body = b"dripped\n"
-        lines = [b"HTTP/1.1 200 OK\r\n"]
-        lines += [b"X-Drip-%d: x\r\n" % i for i in range(8)]
-        lines += [b"Content-Type: text/plain\r\n",
-                  b"Content-Length: %d\r\n\r\n" % len(body) + body]
-        self.log_message("dripping the response head, %.3f s a line", pause)
+    def _drip(self, pause, body=False):
+        """A valid response whose head (or body) arrives a line at a time."""
+        if body:
+            rows = [b"dripped line %d\n" % i for i in range(10)]
+            head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(b"".join(rows)))
+            lines = [head + rows[0]] + rows[1:]
+        else:
+            data = b"dripped\n"
+            lines = [b"HTTP/1.1 200 OK\r\n"]
+            lines += [b"X-Drip-%d: x\r\n" % i for i in range(8)]
+            lines += [b"Content-Type: text/plain\r\n",
+                      b"Content-Length: %d\r\n\r\n" % len(data) + data]
+        self.log_message("dripping the response %s, %.3f s a line",
+                         "body" if body else "head", pause)
         try:
             for line in lines:
                 self.wfile.write(line)
@@ -273,6 +308,9 @@ class EchoHandler(BaseHTTPRequestHandler):
                     time.sleep(pause)
         except OSError:
             self.close_connection = True
+            _drip_count("cut")
+            return
+        _drip_count("done")
 
     def _garbage(self, kind):
         """A response no HTTP client may accept, then close."""

@@ -1,7 +1,15 @@
 # Timeouts against a slow upstream (THREATS 3, "upstream hangs"): route
 # slow has timeout=1, route slow-none none (ProxyTimeout 10 applies).  The
-# echo delays its answer with ?_sleep=ms, or drips its response head one
-# line at a time with ?_drip=ms.
+# echo delays its answer with ?_sleep=ms, drips its response head one
+# line at a time with ?_drip=ms, or its body with ?_dripbody=ms.
+#
+# timeout= is a deadline for the whole exchange with the member (connect,
+# request, response head and body), not mod_proxy's per-read timeout:
+#   - before the response head is complete: 504 problem at the deadline,
+#     and the connection to the member is closed (the echo sees its
+#     writes fail: /_drips "cut");
+#   - once the head went to the client: the client connection is cut at
+#     the deadline, never ended as if the body were complete.
 use strict;
 use warnings FATAL => 'all';
 
@@ -10,10 +18,12 @@ use lib "$FindBin::Bin/../lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET POST);
-use Time::HiRes qw(time);
+use IO::Socket::INET;
+use JSON ();
+use Time::HiRes qw(time sleep);
 use Vip::Test;
 
-plan tests => 17, need_vip_route();
+plan tests => 24, need_vip_route();
 
 Apache::TestRequest::module('vip_route');
 Apache::TestRequest::user_agent(keep_alive => 1, reset => 1, timeout => 30);
@@ -56,12 +66,46 @@ is($res->code, 200, 'connect_timeout=500 retries=1: 200');
 is(echo_which($res), 1, 'connect_timeout=500 retries=1: answered by the service (echo 1)');
 
 # ---- a drip-feeding upstream -----------------------------------------------------
-# THREATS 3: "per-route total deadline, 504 at deadline +- 100 ms".
-# timeout= is mod_proxy's per-read timeout, so a head arriving a line every
-# 0.4 s (11 lines, 4 s) never trips it.
+# THREATS 3: "per-route total deadline, 504 at deadline +- 100 ms".  A head
+# arriving a line every 0.4 s (11 lines, 4 s) never trips a per-read
+# timeout of 1 s; the deadline does.
+sub drips {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => echo_port(1),
+                                  Proto => 'tcp', Timeout => 5) or die $!;
+    print $s "GET /_drips HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    local $/;
+    my ($body) = (<$s> // '') =~ /\r\n\r\n(.*)$/s;
+    return JSON->new->decode($body // '{}');
+}
+my $before = drips();
 ($res, $dt) = timed(\&GET, '/api/slow/drip?_drip=400');
-TODO: {
-    local $TODO = 'module gap: timeout= is a per-I/O timeout (mod_proxy worker timeout), not a total deadline';
-    is($res->code, 504, 'timeout=1, upstream drips its head for 4 s: 504');
-    cmp_ok($dt, '<=', 1.5, sprintf('timeout=1, dripping upstream: answered within the deadline (%.2f s)', $dt));
+problem_ok($res, 504, 'timeout=1, upstream drips its head for 4 s: 504 problem');
+ok(abs($dt - 1) <= 0.1, sprintf('timeout=1, dripping upstream: 504 at the deadline +- 100 ms (%.3f s)', $dt));
+my $after;
+for (1 .. 30) { $after = drips(); last if $after->{cut} > $before->{cut}; sleep 0.1 }
+is($after->{cut} - $before->{cut}, 1, 'dripping upstream: its connection was closed at the deadline (the echo could not finish: worker freed, connection not reused)');
+is($after->{done}, $before->{done}, 'dripping upstream: the echo never completed that response');
+
+# The same over a POST (never retried, nothing else changes).
+($res, $dt) = timed(\&POST, '/api/slow/drip?_drip=400', content => 'x');
+is($res->code, 504, 'POST, dripping upstream: 504');
+ok(abs($dt - 1) <= 0.1, sprintf('POST, dripping upstream: at the deadline +- 100 ms (%.3f s)', $dt));
+
+# ---- the body drips: the head has gone out, so the client connection is cut ---------
+{
+    my ($host, $p) = split /:/, Apache::TestRequest::hostport();
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $p,
+                                  Proto => 'tcp', Timeout => 10) or die $!;
+    my $t0 = time;
+    print $s "GET /api/slow/x?_dripbody=300 HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n";
+    local $/;
+    my $raw = <$s> // '';
+    my $dtb = time - $t0;
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    my ($cl) = ($head // '') =~ /^Content-Length:\s*(\d+)/mi;
+    like($head // '', qr{^HTTP/1\.1 200}, 'body drips: the head (200) went out before the deadline');
+    ok(defined $cl && length($body // '') < $cl,
+       sprintf('body drips: the client connection ends short of Content-Length (%d of %s bytes): never a clean end',
+               length($body // ''), $cl // '?'));
+    ok(abs($dtb - 1) <= 0.2, sprintf('body drips: cut at the deadline (%.3f s)', $dtb));
 }

@@ -26,7 +26,7 @@ my @BAD = (
     ['closed without an answer',      '_drop=1'],
 );
 
-plan tests => 7 * @BAD + 2 + 4 + 4 + 9, need_vip_route();
+plan tests => 7 * @BAD + 2 + 9 + 4 + 9, need_vip_route();
 
 Apache::TestRequest::module('vip_route');
 # A fresh client connection for each request: see "kept-alive" below.
@@ -69,17 +69,29 @@ for my $b (@BAD) {
 }
 
 # An invalid status line: mod_proxy_http takes a line that does not look
-# like "HTTP/x.y nnn" for an HTTP/0.9 response and relays everything the
-# upstream sent as the body of a 200.
+# like "HTTP/x.y nnn" for an HTTP/0.9 response and would relay everything
+# the upstream sent as the body of a 200; mod_vip_route answers 502, on a
+# fresh and on a kept-alive client connection, for GET and HEAD.
+expect_log(qr/VIP02022/);
 {
-    my $res = GET '/api/orders/1?_garbage=status';
-    TODO: {
-        local $TODO = 'gap: an invalid upstream status line is relayed as an HTTP/0.9 body with 200 (mod_proxy_http), not 502';
-        is($res->code, 502, 'invalid status line: 502');
-        unlike($res->content, qr/2x0 Garbage/, 'invalid status line: the upstream\'s bytes do not reach the client');
-    }
+    my $id = req_id();
+    my $res = GET '/api/orders/1?_garbage=status', 'X-Req-Id' => $id;
+    problem_ok($res, 502, 'invalid status line: 502 problem');
+    unlike($res->content, qr/2x0|Garbage|garbage/, 'invalid status line: the upstream\'s bytes do not reach the client');
+    my $n = route_notes_for($id) || {};
+    is($n->{status}, 502, 'invalid status line: logged as 502, not 200');
     is(GET('/api/orders/2')->code, 200, 'invalid status line: the next request is answered');
     ok(!defined $res->header('X-Vip-Anything'), 'invalid status line: no reserved header reaches the client');
+    $res = Apache::TestRequest::HEAD('/api/orders/1?_garbage=status');
+    is($res->code, 502, 'invalid status line, HEAD: 502');
+    Apache::TestRequest::user_agent(keep_alive => 1, reset => 1);
+    GET '/api/orders/warm-up';
+    $res = GET '/api/orders/1?_garbage=status';
+    is($res->code, 502, 'invalid status line, kept-alive client connection: 502');
+    unlike($res->content, qr/Garbage/, 'invalid status line, kept-alive: no upstream byte');
+    $res = GET '/api/orders/3';
+    is($res->code, 200, 'invalid status line, kept-alive: the next request is answered');
+    Apache::TestRequest::user_agent(keep_alive => 0, reset => 1);
 }
 
 # ---- the upstream's own errors pass through ---------------------------------------------

@@ -99,6 +99,26 @@ my @CASES = (
         [qr/VipRoute/, qr/connect_timeout=0/]],
     ['retries beyond the hard maximum', 'VipRoute r1 /api/* orders retries=6',
         [qr/VipRoute/, qr/retries=6/]],
+    ['retry_on: a status outside 500-599', 'VipRoute r1 /api/* orders retry_on=404',
+        [qr/VipRoute/, qr/r1/, qr/retry_on=404/, qr/neither a status 500-599 nor 'timeout'/]],
+    ['retry_on: an unknown word', 'VipRoute r1 /api/* orders retry_on=502,slow',
+        [qr/VipRoute/, qr/retry_on=502,slow/, qr/'slow'/]],
+    ['retry_on: a status twice', 'VipRoute r1 /api/* orders retry_on=503,503',
+        [qr/VipRoute/, qr/503 twice/]],
+    ['retry_on: empty item', 'VipRoute r1 /api/* orders retry_on=502,,503',
+        [qr/VipRoute/, qr/empty item/]],
+    ['retry_on with retries=0', 'VipRoute r1 /api/* orders retry_on=503 retries=0',
+        [qr/VipRoute/, qr/retry_on= with retries=0 never retries/]],
+    ['retry_budget 0%', 'VipRoute r1 /api/* orders retry_on=503 retry_budget=0%',
+        [qr/VipRoute/, qr/retry_budget=0%/, qr/1-100/]],
+    ['retry_budget over 100%', 'VipRoute r1 /api/* orders retry_on=503 retry_budget=150',
+        [qr/VipRoute/, qr/retry_budget=150/]],
+    ['retry_budget without retry_on', 'VipRoute r1 /api/* orders retry_budget=20%',
+        [qr/VipRoute/, qr/need retry_on=/]],
+    ['retry_idempotency_key not on/off', 'VipRoute r1 /api/* orders retry_on=503 retry_idempotency_key=yes',
+        [qr/VipRoute/, qr/retry_idempotency_key=yes/, qr/on or off/]],
+    ['retry_idempotency_key without retry_on', 'VipRoute r1 /api/* orders retry_idempotency_key=on',
+        [qr/VipRoute/, qr/need retry_on=/]],
     ['tenant list with a bad id', 'VipRoute r1 /api/* orders tenant=acme,ev!l',
         [qr/VipRoute/, qr/tenant=acme,ev!l/]],
     ['bad route name', 'VipRoute r/1 /api/* orders',
@@ -206,6 +226,8 @@ VipRoute c /api/orders/{id}/items/* pair rewrite=/items/{id}/{*} timeout=5 conne
 VipRoute d /api/strip/* orders strip=/api/strip split=v2:5 split=pair:10 split_header=X-Api-Version:3:pair
 VipRoute e /api/t/* orders tenant=acme,globex plan=gold pin=acme:v2 pin=globex:pair
 VipRoute f /api/{a}/{b}/{c} v2 rewrite=/x/{c}.{b}/{a}
+VipRoute h /api/h/* pair retry_on=502,503,504,timeout retry_budget=20% retry_idempotency_key=on timeout=2 retries=1
+VipRoute i /api/i/* pair retry_on=timeout split=orders:10
 VipRoute root / orders
 <VirtualHost 127.0.0.1:1>
     ServerName vhost.example
