@@ -164,8 +164,14 @@ static memcached_st *take(vip_store *st)
     return m;
 }
 
-static void give(vip_store *st, memcached_st *m)
+/* Back to the pool; after a failure without its connections, so a
+ * half-read reply or a server that woke up late never meets the next
+ * user of the handle. */
+static void give(vip_store *st, memcached_st *m, apr_status_t rv)
 {
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND && rv != APR_EEXIST) {
+        memcached_quit(m);
+    }
     memcached_pool_release(st->pool, m);
 }
 
@@ -252,9 +258,9 @@ apr_status_t vip_store_mget(vip_store *st, apr_pool_t *p,
     rc = memcached_mget(m, (const char *const *)keys, lens, (size_t)n);
     if (rc != MEMCACHED_SUCCESS) {
         rv = result(st, m, rc);
-        memcached_quit(m);
-        give(st, m);
-        return rv == APR_SUCCESS ? APR_EGENERAL : rv;
+        rv = rv == APR_SUCCESS ? APR_EGENERAL : rv;
+        give(st, m, rv);
+        return rv;
     }
     memcached_result_create(m, &res);
     while (memcached_fetch_result(m, &res, &rc)) {
@@ -274,11 +280,9 @@ apr_status_t vip_store_mget(vip_store *st, apr_pool_t *p,
     rv = (rc == MEMCACHED_END || rc == MEMCACHED_SUCCESS
           || rc == MEMCACHED_NOTFOUND) ? APR_SUCCESS : result(st, m, rc);
     if (rv != APR_SUCCESS) {
-        /* A half-read reply must not meet the next user of the handle. */
-        memcached_quit(m);
         rv = APR_EGENERAL;
     }
-    give(st, m);
+    give(st, m, rv);
     return rv;
 }
 
@@ -293,7 +297,7 @@ apr_status_t vip_store_set(vip_store *st, apr_pool_t *p, const char *key,
     }
     rv = result(st, m, memcached_set(m, key, strlen(key), data, len,
                                      (time_t)ttl, 0));
-    give(st, m);
+    give(st, m, rv);
     return rv;
 }
 
@@ -308,7 +312,7 @@ apr_status_t vip_store_add(vip_store *st, apr_pool_t *p, const char *key,
     }
     rv = result(st, m, memcached_add(m, key, strlen(key), data, len,
                                      (time_t)ttl, 0));
-    give(st, m);
+    give(st, m, rv);
     return rv;
 }
 
@@ -337,7 +341,7 @@ apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
             rv = result(st, m, memcached_increment(m, key, klen, 1, &v));
         }
     }
-    give(st, m);
+    give(st, m, rv);
     if (rv == APR_SUCCESS && out) {
         *out = v;
     }
@@ -353,7 +357,7 @@ apr_status_t vip_store_delete(vip_store *st, apr_pool_t *p, const char *key)
         return APR_EGENERAL;
     }
     rv = result(st, m, memcached_delete(m, key, strlen(key), 0));
-    give(st, m);
+    give(st, m, rv);
     return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
 }
 
