@@ -30,6 +30,7 @@
 #include "vip_headers.h"
 #include "cache_config.h"
 #include "cache_entry.h"
+#include "cache_gen.h"
 #include "cache_key.h"
 #include "cache_policy.h"
 #include "cache_request.h"
@@ -43,6 +44,10 @@ typedef struct save_ctx save_ctx;
 typedef struct {
     const char *material;         /* key material without Vary */
     const char *key;              /* primary key */
+    const char *scope;            /* "public", "shared", "t:<tenant>" */
+    const char *gen_key;          /* the scope's generation key */
+    apr_uint64_t scope_gen;       /* its value at lookup ... */
+    int scope_gen_known;          /* ... when memcached had one */
     int credentials;              /* credentials without a tenant scope */
     int lookup_done;
 } cache_req;
@@ -60,6 +65,8 @@ struct save_ctx {
     apr_uint32_t exptime;
     long ttl;
     int broken;
+    vip_cache_entry e;            /* re-encoded at EOS with generations */
+    apr_array_header_t *tags;     /* Surrogate-Key tags */
 };
 
 /* Request headers that reach the upstream unkeyed and are known to
@@ -79,7 +86,7 @@ static int skip_header(const char *name)
         "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer",
         "Upgrade", "Proxy-Authenticate", "Proxy-Connection", "Content-Length",
         "Content-Type", "Age", "Cache-Status", "Date", "Surrogate-Control",
-        NULL
+        "Surrogate-Key", NULL
     };
     int i;
 
@@ -110,6 +117,28 @@ static void bypass(request_rec *r, const char *detail)
 }
 
 /* ---- fixups -------------------------------------------------------------- */
+
+char *vip_cache_material(request_rec *r, const char *scope, const char *path,
+                         const char *query)
+{
+    vip_cache_key_in in;
+
+    in.method = "GET";
+    in.scheme = ap_http_scheme(r);
+    /* The virtual host's canonical name and port (nodes behind one load
+     * balancer share them, so they share entries), and the Host as
+     * httpd normalised it: mod_proxy forwards that as X-Forwarded-Host,
+     * so it can change a response. */
+    in.host = apr_pstrcat(r->pool, r->server->server_hostname, "|",
+                          r->hostname ? r->hostname : "", NULL);
+    in.port = r->server->port ? r->server->port
+              : r->connection->local_addr ? r->connection->local_addr->port
+              : 0;
+    in.path = path;
+    in.query = query;
+    in.scope = scope;
+    return vip_cache_key_material(r->pool, &in);
+}
 
 int vip_cache_fixups(request_rec *r)
 {
@@ -147,15 +176,9 @@ int vip_cache_fixups(request_rec *r)
     /* The upstream gets exactly the query the key holds. */
     in.query = vip_cache_query(r->pool, r->args, dc->ignore);
     r->args = (char *)in.query;
-    in.method = r->method;
-    in.scheme = ap_http_scheme(r);
-    /* The virtual host, and the Host as httpd normalised it: mod_proxy
-     * forwards the latter as X-Forwarded-Host. */
-    in.host = apr_pstrcat(r->pool, r->server->server_hostname, "|",
-                          r->hostname ? r->hostname : "", NULL);
-    in.port = r->connection->local_addr ? r->connection->local_addr->port : 0;
-    in.path = r->uri;
-    q->material = vip_cache_key_material(r->pool, &in);
+    q->scope = in.scope;
+    q->gen_key = vip_gen_key(r->pool, in.scope, NULL);
+    q->material = vip_cache_material(r, in.scope, r->uri, in.query);
     q->key = vip_cache_key_hash(r->pool, q->material);
     if (!q->key) {
         bypass(r, "key");
@@ -230,15 +253,82 @@ static int decode(request_rec *r, vip_store_value *v, vip_cache_entry *e)
     return 1;
 }
 
+/* The generation fetched for key, from the multi-get's answers. */
+static int gen_of(const char *const *keys, const vip_store_value *vals, int n,
+                  const char *key, apr_uint64_t *gen)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(keys[i], key) == 0) {
+            return vip_gen_parse(&vals[i], gen);
+        }
+    }
+    return -1;                    /* not asked */
+}
+
+/* 1 when every tag of e still has the generation it was stored with.
+ * Tags the first multi-get did not ask for (the hint did not know the
+ * entry) cost one more round trip; the hint learns them. */
+static int tags_current(request_rec *r, vip_store *st, cache_req *q,
+                        const char *key, const vip_cache_entry *e,
+                        const char *const *keys, const vip_store_value *vals,
+                        int n, apr_status_t *rv)
+{
+    const char **missing = apr_palloc(r->pool, sizeof(char *)
+                                      * (size_t)(e->tags->nelts + 1));
+    apr_uint64_t *want = apr_palloc(r->pool, sizeof(apr_uint64_t)
+                                    * (size_t)(e->tags->nelts + 1));
+    apr_array_header_t *names = apr_array_make(r->pool, e->tags->nelts,
+                                               sizeof(const char *));
+    int i, nm = 0, ok = 1;
+
+    *rv = APR_SUCCESS;
+    for (i = 0; i < e->tags->nelts; i++) {
+        const vip_entry_tag *t = &APR_ARRAY_IDX(e->tags, i, vip_entry_tag);
+        const char *gk = vip_gen_key(r->pool, q->scope, t->name);
+        apr_uint64_t g;
+        int got = gen_of(keys, vals, n, gk, &g);
+        APR_ARRAY_PUSH(names, const char *) = t->name;
+        if (got < 0) {
+            missing[nm] = gk;
+            want[nm++] = t->gen;
+        }
+        else if (!got || g != t->gen) {
+            ok = 0;
+        }
+    }
+    if (nm && ok) {
+        vip_store_value *v = apr_pcalloc(r->pool, sizeof(*v) * (size_t)nm);
+        *rv = vip_store_mget(st, r->pool, missing, nm, v);
+        if (*rv != APR_SUCCESS) {
+            return 0;
+        }
+        for (i = 0; i < nm; i++) {
+            apr_uint64_t g;
+            if (!vip_gen_parse(&v[i], &g) || g != want[i]) {
+                ok = 0;
+            }
+        }
+    }
+    if (nm) {
+        vip_gen_hint_put(key, names);
+    }
+    return ok;
+}
+
 int vip_cache_handler(request_rec *r)
 {
     cache_req *q = ap_get_module_config(r->request_config, &vip_cache_module);
     vip_store *st;
-    vip_store_value v;
+    vip_store_value *vals, v;
     vip_cache_entry e;
+    apr_array_header_t *hinted;
+    const char **keys;
     const char *fwd = "uri-miss", *key;
     apr_int64_t now = (apr_int64_t)apr_time_sec(r->request_time);
     apr_status_t rv;
+    int n = 2, i;
 
     if (!q || q->lookup_done) {
         return DECLINED;
@@ -248,8 +338,25 @@ int vip_cache_handler(request_rec *r)
         bypass(r, "no-store");
         return DECLINED;
     }
+    /* One multi-get: the entry, its scope's generation, and the
+     * generations of the tags this process has seen on it. */
+    hinted = vip_gen_hint_get(r->pool, q->key);
+    keys = apr_palloc(r->pool, sizeof(char *)
+                      * (size_t)(2 + (hinted ? hinted->nelts : 0)));
+    keys[0] = q->key;
+    keys[1] = q->gen_key;
+    for (i = 0; hinted && i < hinted->nelts; i++) {
+        keys[n++] = vip_gen_key(r->pool, q->scope,
+                                APR_ARRAY_IDX(hinted, i, const char *));
+    }
+    vals = apr_palloc(r->pool, sizeof(*vals) * (size_t)n);
+    rv = vip_store_mget(st, r->pool, keys, n, vals);
+    if (rv == APR_SUCCESS) {
+        q->scope_gen_known = vip_gen_parse(&vals[1], &q->scope_gen);
+        v = vals[0];
+        rv = v.data ? APR_SUCCESS : APR_NOTFOUND;
+    }
     key = q->key;
-    rv = vip_store_get(st, r->pool, key, &v);
     if (rv == APR_SUCCESS && decode(r, &v, &e)) {
         if (e.kind == VIP_ENTRY_VARY) {
             /* The names the resource varies on make the page's key. */
@@ -264,10 +371,16 @@ int vip_cache_handler(request_rec *r)
             }
         }
         if (rv == APR_SUCCESS) {
-            if (now < e.fresh_until) {
-                return serve(r, &e, &v, key, now);
+            fwd = "miss";
+            /* Purged (or its generation evicted): a miss. */
+            if (q->scope_gen_known && e.tenant_gen == q->scope_gen
+                && (!e.tags->nelts
+                    || tags_current(r, st, q, key, &e, keys, vals, n, &rv))) {
+                if (now < e.fresh_until) {
+                    return serve(r, &e, &v, key, now);
+                }
+                fwd = "stale";
             }
-            fwd = "stale";
         }
     }
     else if (rv == APR_SUCCESS) {
@@ -404,6 +517,20 @@ static int save_start(ap_filter_t *f, save_ctx *s)
         return 0;
     }
     e.vary = names;
+    /* Tags for purging; the client never sees them. */
+    s->tags = apr_array_make(r->pool, 4, sizeof(const char *));
+    if ((cl = apr_table_getm(r->pool, r->headers_out, "Surrogate-Key"))
+        && vip_gen_parse_tags(r->pool, cl, s->tags) < 0) {
+        uncacheable(r, fwd, "bad-surrogate-key");
+        return 0;
+    }
+    apr_table_unset(r->headers_out, "Surrogate-Key");
+    e.tags = apr_array_make(r->pool, s->tags->nelts + 1, sizeof(vip_entry_tag));
+    for (i = 0; i < s->tags->nelts; i++) {
+        vip_entry_tag *t = apr_array_push(e.tags);
+        t->name = APR_ARRAY_IDX(s->tags, i, const char *);
+        t->gen = 0;               /* known at EOS */
+    }
     e.headers = apr_array_make(r->pool, 16, sizeof(vip_entry_header));
     arr = apr_table_elts(r->headers_out);
     te = (const apr_table_entry_t *)arr->elts;
@@ -445,6 +572,7 @@ static int save_start(ap_filter_t *f, save_ctx *s)
             return 0;
         }
     }
+    s->e = e;
     head = vip_entry_encode_head(r->pool, &e, &s->head_len);
     if (!grow(s, s->head_len + (s->content_length > 0
                                 ? (apr_size_t)s->content_length : 0))) {
@@ -459,6 +587,46 @@ static int save_start(ap_filter_t *f, save_ctx *s)
     return 1;
 }
 
+/* Write the current generations of the scope and the tags into the
+ * entry's head (same length: only 8-byte values change). */
+static apr_status_t stamp_generations(request_rec *r, vip_store *st,
+                                      save_ctx *s)
+{
+    cache_req *q = s->q;
+    int n = 0, i, nt = s->e.tags->nelts;
+    const char **keys = apr_palloc(r->pool, sizeof(char *) * (size_t)(nt + 1));
+    apr_uint64_t *gens = apr_palloc(r->pool, sizeof(apr_uint64_t)
+                                    * (size_t)(nt + 1));
+    apr_size_t hl;
+    char *head;
+    apr_status_t rv;
+
+    if (!q->scope_gen_known) {
+        keys[n++] = q->gen_key;
+    }
+    for (i = 0; i < nt; i++) {
+        keys[n++] = vip_gen_key(r->pool, q->scope,
+                                APR_ARRAY_IDX(s->e.tags, i, vip_entry_tag).name);
+    }
+    if (n && (rv = vip_gen_current(st, r->pool, keys, n, gens)) != APR_SUCCESS) {
+        return rv;
+    }
+    n = 0;
+    s->e.tenant_gen = q->scope_gen_known ? q->scope_gen : gens[n++];
+    for (i = 0; i < nt; i++) {
+        APR_ARRAY_IDX(s->e.tags, i, vip_entry_tag).gen = gens[n++];
+    }
+    head = vip_entry_encode_head(r->pool, &s->e, &hl);
+    if (hl != s->head_len) {
+        return APR_EGENERAL;
+    }
+    memcpy(s->buf, head, hl);
+    if (nt) {
+        vip_gen_hint_put(s->key, s->tags);
+    }
+    return APR_SUCCESS;
+}
+
 static void save_end(request_rec *r, save_ctx *s)
 {
     vip_store *st = vip_cache_store_for(r->server);
@@ -470,6 +638,12 @@ static void save_end(request_rec *r, save_ctx *s)
         || (s->content_length >= 0 && (apr_off_t)body != s->content_length)) {
         apr_table_setn(r->notes, VIP_NOTE_CACHE, "uncacheable");
         count(&vip_cache_counters_get()->uncacheable);
+        return;
+    }
+    if ((rv = stamp_generations(r, st, s)) != APR_SUCCESS) {
+        vip_cache_store_warn(r, "generation read");
+        apr_table_setn(r->notes, VIP_NOTE_CACHE, "error");
+        count(&vip_cache_counters_get()->store_errors);
         return;
     }
     vip_entry_finish(s->buf, s->head_len, s->len);

@@ -31,7 +31,13 @@ vip_store *vip_cache_store_for(const server_rec *s);
 /* A rate-limited warning that the store failed (VIP03001). */
 void vip_cache_store_warn(request_rec *r, const char *what);
 
+/* The key material of GET path?query (decoded, normalised path; the
+ * canonical query) in scope on r's virtual host and Host. */
+char *vip_cache_material(request_rec *r, const char *scope, const char *path,
+                         const char *query);
+
 int vip_cache_fixups(request_rec *r);
+int vip_cache_purge_handler(request_rec *r);
 int vip_cache_handler(request_rec *r);
 apr_status_t vip_cache_save_filter(ap_filter_t *f, apr_bucket_brigade *bb);
 

@@ -26,7 +26,9 @@
 #include "mod_vip.h"
 #include "vip_common.h"
 #include "vip_crypto.h"
+#include "vip_problem.h"
 #include "cache_config.h"
+#include "cache_gen.h"
 #include "cache_request.h"
 
 /* Declared first with default visibility: lib/ and this module are built
@@ -150,6 +152,11 @@ static void cache_child_init(apr_pool_t *p, server_rec *s)
         threads = 1;
     }
     stores = apr_hash_make(p);
+    if (vip_gen_hint_init(p) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, VIPLOGNO(03007)
+                     "cannot create the tag hint: tagged entries cost a "
+                     "second memcached round trip");
+    }
     for (; s; s = s->next) {
         const vip_cache_srv_conf *c = vip_cache_srv(s);
         vip_store *st;
@@ -233,6 +240,10 @@ static void vip_cache_register_hooks(apr_pool_t *p)
      * which would otherwise take every proxied request. */
     ap_hook_handler(vip_cache_handler, NULL, before_proxy, APR_HOOK_FIRST);
     ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(vip_cache_purge_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    vip_problem_register("VIP_CACHE_PROBLEM");
+    ap_hook_insert_error_filter(vip_problem_insert_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
     /* Just above the resource filters: the save filter sees the body as
      * the upstream sent it, before any later content filter (ESI, SSI,
      * compression) rewrites it, so a page is stored with its markup. */
