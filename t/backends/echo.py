@@ -32,6 +32,10 @@ Controls (query string):
                   Content-Length) one line every MS milliseconds
     _at=PORT      the controls above apply only on the instance listening
                   on PORT; the others answer as if they were absent
+    _bytes=N      answer N bytes of text/plain instead of the JSON document
+                  (the first line says the hit count; _hdr still applies)
+    _short=1      announce the JSON document's length but send only half
+                  of it, then close: an upstream that breaks mid-body
 
 Special paths:
     GET  /_hits      {"hits": N} (not counted)
@@ -262,6 +266,15 @@ class EchoHandler(BaseHTTPRequestHandler):
             name, sep, value = h.partition(":")
             if sep and name:
                 extra.append((name, value.strip()))
+        if "_bytes" in params:
+            try:
+                n = max(0, min(int(params["_bytes"][0]), 64 << 20))
+            except ValueError:
+                n = 0
+            head = ("hits=%d\n" % hits).encode("ascii")
+            data = (head + b"x" * n)[:n]
+            self._send(status, data, "text/plain", extra)
+            return
 
         doc = {
             "method": self.command,
@@ -283,7 +296,28 @@ class EchoHandler(BaseHTTPRequestHandler):
                 self.send_header(k, v)
             self.end_headers()
             return
+        if params.get("_short", ["0"])[0] == "1":
+            self._short(status, doc, extra)
+            return
         self._json(status, doc, extra)
+
+    def _short(self, status, doc, extra):
+        """Announce the whole document, send half, close."""
+        body = (json.dumps(doc) + "\n").encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.close_connection = True
+        try:
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            time.sleep(0.05)
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def _drip(self, pause, body=False):
         """A valid response whose head (or body) arrives a line at a time."""

@@ -1,0 +1,67 @@
+/*
+ * cache_config.h - mod_vip_cache configuration: the memcached servers of
+ * each server (VipCacheServers), the cache policy of each location, and
+ * the getters that apply the defaults.
+ */
+#ifndef VIP_CACHE_CONFIG_H
+#define VIP_CACHE_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "cache_store.h"
+
+#define VIP_CACHE_DEFAULT_TTL      300
+#define VIP_CACHE_DEFAULT_404_TTL  60
+#define VIP_CACHE_MAX_TTL_LIMIT    (365 * 86400)
+/* memcached's default item size is 1 MB; the entry head and memcached's
+ * own item header must fit too. */
+#define VIP_CACHE_DEFAULT_MAX_SIZE (1024 * 1024 - 8192)
+#define VIP_CACHE_MAX_SIZE_LIMIT   (128 * 1024 * 1024)
+#define VIP_CACHE_CONNECT_MS       50
+#define VIP_CACHE_IO_MS            100
+#define VIP_CACHE_RETRY_S          2
+#define VIP_CACHE_DEAD_S           10
+
+typedef struct {
+    vip_store_conf store;         /* servers NULL: none declared here */
+    int store_set;
+} vip_cache_srv_conf;
+
+typedef struct {
+    int enabled;                  /* -1 unset, 0, 1 */
+    int default_ttl;              /* seconds, -1 unset */
+    int min_ttl;
+    int max_ttl;
+    int ttl_404;
+    int shared;                   /* cross-tenant sharing, -1 unset */
+    int store_cookies;            /* -1 unset */
+    apr_size_t max_size;          /* bytes, 0 unset */
+    apr_array_header_t *ignore;   /* query parameter names; appended */
+} vip_cache_dir_conf;
+
+extern const command_rec vip_cache_cmds[];
+
+void *vip_cache_create_srv(apr_pool_t *p, server_rec *s);
+void *vip_cache_merge_srv(apr_pool_t *p, void *base, void *add);
+void *vip_cache_create_dir(apr_pool_t *p, char *dir);
+void *vip_cache_merge_dir(apr_pool_t *p, void *base, void *add);
+
+const vip_cache_srv_conf *vip_cache_srv(const server_rec *s);
+const vip_cache_dir_conf *vip_cache_dir(const request_rec *r);
+
+/* VipCache On was given in cmd->server (mod_vip_cache.c checks that
+ * VipCacheServers applies there). */
+const char *vip_cache_note_enabled(cmd_parms *cmd);
+
+/* Getters: the value in effect, defaults applied. */
+int vip_cache_enabled(const vip_cache_dir_conf *c);
+int vip_cache_default_ttl(const vip_cache_dir_conf *c);
+int vip_cache_min_ttl(const vip_cache_dir_conf *c);
+int vip_cache_max_ttl(const vip_cache_dir_conf *c);   /* -1: none */
+int vip_cache_ttl_404(const vip_cache_dir_conf *c);
+int vip_cache_shared(const vip_cache_dir_conf *c);
+int vip_cache_store_cookies(const vip_cache_dir_conf *c);
+apr_size_t vip_cache_max_size(const vip_cache_dir_conf *c);
+
+#endif

@@ -1,0 +1,724 @@
+/*
+ * cache_request.c - the page cache on the request path.
+ *
+ *   fixups   (after authentication, before mod_proxy canonicalises the
+ *            upstream URL): decide whether the request may use the cache,
+ *            canonicalise the query (the upstream receives the same
+ *            string the key is made of), strip unkeyed headers that could
+ *            change an upstream response (THREATS C1), build the key
+ *            material.
+ *   handler  (before mod_proxy's): one memcached round trip for the
+ *            entry; a fresh hit is answered here, anything else falls
+ *            through to the upstream with the save filter added.
+ *   save     the response is copied as it streams (never held back) and
+ *            stored at EOS when the policy allows it and it arrived whole.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_atomic.h"
+#include "apr_strings.h"
+
+#include "mod_vip.h"
+#include "vip_common.h"
+#include "vip_headers.h"
+#include "cache_config.h"
+#include "cache_entry.h"
+#include "cache_gen.h"
+#include "cache_key.h"
+#include "cache_policy.h"
+#include "cache_request.h"
+
+extern VIP_MODULE_EXPORT module AP_MODULE_DECLARE_DATA vip_cache_module;
+APLOG_USE_MODULE(vip_cache);
+
+typedef struct save_ctx save_ctx;
+
+/* Per request, from fixups to the save filter. */
+typedef struct {
+    const char *material;         /* key material without Vary */
+    const char *key;              /* primary key */
+    const char *scope;            /* "public", "shared", "t:<tenant>" */
+    const char *gen_key;          /* the scope's generation key */
+    apr_uint64_t scope_gen;       /* its value at lookup ... */
+    int scope_gen_known;          /* ... when memcached had one */
+    int credentials;              /* credentials without a tenant scope */
+    int lookup_done;
+} cache_req;
+
+/* The save filter's state. */
+struct save_ctx {
+    cache_req *q;
+    int started;
+    char *buf;                    /* head + body so far (malloc) */
+    apr_size_t head_len, len, cap, max;
+    apr_off_t content_length;     /* announced, or -1 */
+    const char *key;              /* the page's key */
+    char *stub;                   /* the Vary entry, or NULL */
+    apr_size_t stub_len;
+    apr_uint32_t exptime;
+    long ttl;
+    int broken;
+    vip_cache_entry e;            /* re-encoded at EOS with generations */
+    apr_array_header_t *tags;     /* Surrogate-Key tags */
+};
+
+/* Request headers that reach the upstream unkeyed and are known to
+ * change what frameworks generate (links, scheme, routing, method). */
+static const char *const unkeyed[] = {
+    "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Scheme",
+    "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server",
+    "X-Forwarded-Ssl", "Forwarded", "X-Original-URL", "X-Rewrite-URL",
+    "X-Original-Host", "X-Host", "X-HTTP-Method-Override", "X-HTTP-Method",
+    "X-Method-Override", NULL
+};
+
+/* Response headers never stored: hop-by-hop, recomputed, or ours. */
+static int skip_header(const char *name)
+{
+    static const char *const skip[] = {
+        "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer",
+        "Upgrade", "Proxy-Authenticate", "Proxy-Connection", "Content-Length",
+        "Content-Type", "Age", "Cache-Status", "Date", "Surrogate-Control",
+        "Surrogate-Key", NULL
+    };
+    int i;
+
+    for (i = 0; skip[i]; i++) {
+        if (strcasecmp(name, skip[i]) == 0) {
+            return 1;
+        }
+    }
+    return vip_header_reserved(name);
+}
+
+static void count(volatile apr_uint64_t *c)
+{
+    apr_atomic_inc64(c);
+}
+
+static void set_status(request_rec *r, const char *value)
+{
+    apr_table_setn(r->err_headers_out, "Cache-Status", value);
+}
+
+static void bypass(request_rec *r, const char *detail)
+{
+    apr_table_setn(r->notes, VIP_NOTE_CACHE, "bypass");
+    set_status(r, apr_pstrcat(r->pool, "vip; fwd=bypass; detail=", detail,
+                              NULL));
+    count(&vip_cache_counters_get()->bypasses);
+}
+
+/* ---- fixups -------------------------------------------------------------- */
+
+char *vip_cache_material(request_rec *r, const char *scope, const char *path,
+                         const char *query)
+{
+    vip_cache_key_in in;
+
+    in.method = "GET";
+    in.scheme = ap_http_scheme(r);
+    /* The virtual host's canonical name and port (nodes behind one load
+     * balancer share them, so they share entries), and the Host as
+     * httpd normalised it: mod_proxy forwards that as X-Forwarded-Host,
+     * so it can change a response. */
+    in.host = apr_pstrcat(r->pool, r->server->server_hostname, "|",
+                          r->hostname ? r->hostname : "", NULL);
+    in.port = r->server->port ? r->server->port
+              : r->connection->local_addr ? r->connection->local_addr->port
+              : 0;
+    in.path = path;
+    in.query = query;
+    in.scope = scope;
+    return vip_cache_key_material(r->pool, &in);
+}
+
+int vip_cache_fixups(request_rec *r)
+{
+    const vip_cache_dir_conf *dc = vip_cache_dir(r);
+    cache_req *q;
+    vip_cache_key_in in;
+    const char *tenant;
+    int i;
+
+    if (!vip_cache_enabled(dc) || r->main || r->prev) {
+        return DECLINED;
+    }
+    /* Whatever happens next, the upstream never sees these. */
+    for (i = 0; unkeyed[i]; i++) {
+        apr_table_unset(r->headers_in, unkeyed[i]);
+    }
+    if (r->method_number != M_GET) {
+        bypass(r, "method");
+        return DECLINED;
+    }
+    q = apr_pcalloc(r->pool, sizeof(*q));
+    memset(&in, 0, sizeof(in));
+    tenant = apr_table_get(r->notes, VIP_NOTE_TENANT);
+    if (vip_cache_shared(dc)) {
+        in.scope = "shared";
+    }
+    else if (tenant) {
+        in.scope = apr_pstrcat(r->pool, "t:", tenant, NULL);
+    }
+    else {
+        in.scope = "public";
+        q->credentials = r->user != NULL
+            || apr_table_get(r->headers_in, "Authorization") != NULL;
+    }
+    /* The upstream gets exactly the query the key holds. */
+    in.query = vip_cache_query(r->pool, r->args, dc->ignore);
+    r->args = (char *)in.query;
+    q->scope = in.scope;
+    q->gen_key = vip_gen_key(r->pool, in.scope, NULL);
+    q->material = vip_cache_material(r, in.scope, r->uri, in.query);
+    q->key = vip_cache_key_hash(r->pool, q->material);
+    if (!q->key) {
+        bypass(r, "key");
+        return DECLINED;
+    }
+    ap_set_module_config(r->request_config, &vip_cache_module, q);
+    return DECLINED;
+}
+
+/* ---- the hit ------------------------------------------------------------- */
+
+static const char *req_header(void *ctx, const char *name)
+{
+    return apr_table_get(((request_rec *)ctx)->headers_in, name);
+}
+
+static int serve(request_rec *r, vip_cache_entry *e, vip_store_value *v,
+                 const char *key, apr_int64_t now)
+{
+    apr_bucket_brigade *bb;
+    apr_int64_t left = e->fresh_until - now;
+    int i, cond;
+
+    r->status = e->status;
+    r->status_line = NULL;
+    for (i = 0; i < e->headers->nelts; i++) {
+        const vip_entry_header *h = &APR_ARRAY_IDX(e->headers, i,
+                                                   vip_entry_header);
+        if (strcasecmp(h->name, "Content-Type") == 0) {
+            ap_set_content_type(r, h->value);
+        }
+        else {
+            apr_table_addn(r->headers_out, h->name, h->value);
+        }
+    }
+    apr_table_setn(r->headers_out, "Age",
+                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                now > e->stored_at ? now - e->stored_at : 0));
+    set_status(r, apr_psprintf(r->pool, "vip; hit; ttl=%" APR_INT64_T_FMT,
+                               left));
+    apr_table_setn(r->notes, VIP_NOTE_CACHE, "hit");
+    apr_table_setn(r->notes, VIP_NOTE_CACHE_KEY, key);
+    apr_table_setn(r->notes, VIP_NOTE_CACHE_TTL,
+                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, left));
+    count(&vip_cache_counters_get()->hits);
+    if (e->status == HTTP_OK && (cond = ap_meets_conditions(r)) != OK) {
+        return cond;
+    }
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    if (e->status != HTTP_NO_CONTENT) {
+        ap_set_content_length(r, (apr_off_t)e->body_len);
+    }
+    if (e->body_len && !r->header_only) {
+        APR_BRIGADE_INSERT_TAIL(bb, vip_store_value_bucket(v, e->body_off,
+                                e->body_len, r->connection->bucket_alloc));
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
+    return ap_pass_brigade_fchk(r, bb, NULL);
+}
+
+/* Decode v; a bad entry is a miss (counted, logged at info). */
+static int decode(request_rec *r, vip_store_value *v, vip_cache_entry *e)
+{
+    const char *why;
+
+    if (vip_entry_decode(r->pool, v->data, v->len, e, &why) != APR_SUCCESS) {
+        count(&vip_cache_counters_get()->corrupt);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VIPLOGNO(03003)
+                      "cache entry unusable (%s): treated as a miss", why);
+        return 0;
+    }
+    return 1;
+}
+
+/* The generation fetched for key, from the multi-get's answers. */
+static int gen_of(const char *const *keys, const vip_store_value *vals, int n,
+                  const char *key, apr_uint64_t *gen)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(keys[i], key) == 0) {
+            return vip_gen_parse(&vals[i], gen);
+        }
+    }
+    return -1;                    /* not asked */
+}
+
+/* 1 when every tag of e still has the generation it was stored with.
+ * Tags the first multi-get did not ask for (the hint did not know the
+ * entry) cost one more round trip; the hint learns them. */
+static int tags_current(request_rec *r, vip_store *st, cache_req *q,
+                        const char *key, const vip_cache_entry *e,
+                        const char *const *keys, const vip_store_value *vals,
+                        int n, apr_status_t *rv)
+{
+    const char **missing = apr_palloc(r->pool, sizeof(char *)
+                                      * (size_t)(e->tags->nelts + 1));
+    apr_uint64_t *want = apr_palloc(r->pool, sizeof(apr_uint64_t)
+                                    * (size_t)(e->tags->nelts + 1));
+    apr_array_header_t *names = apr_array_make(r->pool, e->tags->nelts,
+                                               sizeof(const char *));
+    int i, nm = 0, ok = 1;
+
+    *rv = APR_SUCCESS;
+    for (i = 0; i < e->tags->nelts; i++) {
+        const vip_entry_tag *t = &APR_ARRAY_IDX(e->tags, i, vip_entry_tag);
+        const char *gk = vip_gen_key(r->pool, q->scope, t->name);
+        apr_uint64_t g;
+        int got = gen_of(keys, vals, n, gk, &g);
+        APR_ARRAY_PUSH(names, const char *) = t->name;
+        if (got < 0) {
+            missing[nm] = gk;
+            want[nm++] = t->gen;
+        }
+        else if (!got || g != t->gen) {
+            ok = 0;
+        }
+    }
+    if (nm && ok) {
+        vip_store_value *v = apr_pcalloc(r->pool, sizeof(*v) * (size_t)nm);
+        *rv = vip_store_mget(st, r->pool, missing, nm, v);
+        if (*rv != APR_SUCCESS) {
+            return 0;
+        }
+        for (i = 0; i < nm; i++) {
+            apr_uint64_t g;
+            if (!vip_gen_parse(&v[i], &g) || g != want[i]) {
+                ok = 0;
+            }
+        }
+    }
+    if (nm) {
+        vip_gen_hint_put(key, names);
+    }
+    return ok;
+}
+
+int vip_cache_handler(request_rec *r)
+{
+    cache_req *q = ap_get_module_config(r->request_config, &vip_cache_module);
+    vip_store *st;
+    vip_store_value *vals, v;
+    vip_cache_entry e;
+    apr_array_header_t *hinted;
+    const char **keys;
+    const char *fwd = "uri-miss", *key;
+    apr_int64_t now = (apr_int64_t)apr_time_sec(r->request_time);
+    apr_status_t rv;
+    int n = 2, i;
+
+    if (!q || q->lookup_done) {
+        return DECLINED;
+    }
+    q->lookup_done = 1;
+    if (!(st = vip_cache_store_for(r->server))) {
+        bypass(r, "no-store");
+        return DECLINED;
+    }
+    /* One multi-get: the entry, its scope's generation, and the
+     * generations of the tags this process has seen on it. */
+    hinted = vip_gen_hint_get(r->pool, q->key);
+    keys = apr_palloc(r->pool, sizeof(char *)
+                      * (size_t)(2 + (hinted ? hinted->nelts : 0)));
+    keys[0] = q->key;
+    keys[1] = q->gen_key;
+    for (i = 0; hinted && i < hinted->nelts; i++) {
+        keys[n++] = vip_gen_key(r->pool, q->scope,
+                                APR_ARRAY_IDX(hinted, i, const char *));
+    }
+    vals = apr_palloc(r->pool, sizeof(*vals) * (size_t)n);
+    rv = vip_store_mget(st, r->pool, keys, n, vals);
+    if (rv == APR_SUCCESS) {
+        q->scope_gen_known = vip_gen_parse(&vals[1], &q->scope_gen);
+        v = vals[0];
+        rv = v.data ? APR_SUCCESS : APR_NOTFOUND;
+    }
+    key = q->key;
+    if (rv == APR_SUCCESS && decode(r, &v, &e)) {
+        if (e.kind == VIP_ENTRY_VARY) {
+            /* The names the resource varies on make the page's key. */
+            key = vip_cache_key_hash(r->pool,
+                      vip_cache_key_vary(r->pool, q->material, e.vary,
+                                         req_header, r));
+            rv = key ? vip_store_get(st, r->pool, key, &v) : APR_EGENERAL;
+            fwd = "vary-miss";
+            if (rv == APR_SUCCESS && !(decode(r, &v, &e)
+                                       && e.kind == VIP_ENTRY_PAGE)) {
+                rv = APR_NOTFOUND;
+            }
+        }
+        if (rv == APR_SUCCESS) {
+            fwd = "miss";
+            /* Purged (or its generation evicted): a miss. */
+            if (q->scope_gen_known && e.tenant_gen == q->scope_gen
+                && (!e.tags->nelts
+                    || tags_current(r, st, q, key, &e, keys, vals, n, &rv))) {
+                if (now < e.fresh_until) {
+                    return serve(r, &e, &v, key, now);
+                }
+                fwd = "stale";
+            }
+        }
+    }
+    else if (rv == APR_SUCCESS) {
+        fwd = "miss";
+    }
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+        vip_cache_store_warn(r, "lookup");
+        apr_table_setn(r->notes, VIP_NOTE_CACHE, "error");
+        set_status(r, "vip; fwd=bypass; detail=store-unavailable");
+        count(&vip_cache_counters_get()->bypasses);
+        return DECLINED;
+    }
+    count(&vip_cache_counters_get()->misses);
+    apr_table_setn(r->notes, VIP_NOTE_CACHE, "miss");
+    apr_table_setn(r->notes, VIP_NOTE_CACHE_KEY, q->key);
+    set_status(r, apr_pstrcat(r->pool, "vip; fwd=", fwd, NULL));
+    /* HEAD reads GET's entry but never creates one (THREATS C12). */
+    if (!r->header_only) {
+        save_ctx *s = apr_pcalloc(r->pool, sizeof(*s));
+        s->q = q;
+        ap_add_output_filter(VIP_CACHE_SAVE_FILTER, s, r, r->connection);
+    }
+    return DECLINED;
+}
+
+/* ---- the save filter ----------------------------------------------------- */
+
+
+static apr_status_t buf_cleanup(void *data)
+{
+    save_ctx *s = data;
+
+    free(s->buf);
+    s->buf = NULL;
+    return APR_SUCCESS;
+}
+
+static int grow(save_ctx *s, apr_size_t want)
+{
+    char *nb;
+    apr_size_t cap = s->cap ? s->cap : 16384;
+
+    while (cap < want) {
+        cap *= 2;
+    }
+    if (cap == s->cap) {
+        return 1;
+    }
+    if (!(nb = realloc(s->buf, cap))) {
+        return 0;
+    }
+    s->buf = nb;
+    s->cap = cap;
+    return 1;
+}
+
+static void uncacheable(request_rec *r, const char *fwd_status,
+                        const char *reason)
+{
+    apr_table_setn(r->notes, VIP_NOTE_CACHE, "uncacheable");
+    set_status(r, apr_pstrcat(r->pool, fwd_status, "; detail=", reason, NULL));
+    count(&vip_cache_counters_get()->uncacheable);
+}
+
+/* First call: headers are final for this filter.  Decide, and build the
+ * entry's head; NULL when the response is not to be stored. */
+static int save_start(ap_filter_t *f, save_ctx *s)
+{
+    request_rec *r = f->r;
+    const vip_cache_dir_conf *dc = vip_cache_dir(r);
+    cache_req *q = s->q;
+    const char *fwd = apr_table_get(r->err_headers_out, "Cache-Status");
+    vip_policy_in in;
+    vip_policy_out out;
+    vip_cache_entry e;
+    apr_array_header_t *names;
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *te;
+    const char *cl;
+    char *head;
+    int i;
+
+    fwd = fwd ? fwd : "vip; fwd=miss";
+    memset(&in, 0, sizeof(in));
+    in.status = r->status;
+    in.cache_control = apr_table_getm(r->pool, r->headers_out, "Cache-Control");
+    in.surrogate_control = apr_table_get(r->headers_out, "Surrogate-Control");
+    in.expires = apr_table_get(r->headers_out, "Expires");
+    in.date = apr_table_get(r->headers_out, "Date");
+    in.vary = apr_table_getm(r->pool, r->headers_out, "Vary");
+    in.set_cookie = apr_table_get(r->headers_out, "Set-Cookie")
+                    || apr_table_get(r->err_headers_out, "Set-Cookie");
+    in.credentials = q->credentials;
+    in.now = (apr_int64_t)apr_time_sec(r->request_time);
+    in.default_ttl = vip_cache_default_ttl(dc);
+    in.min_ttl = vip_cache_min_ttl(dc);
+    in.max_ttl = vip_cache_max_ttl(dc);
+    in.ttl_404 = vip_cache_ttl_404(dc);
+    in.store_cookies = vip_cache_store_cookies(dc);
+    vip_policy_decide(&in, &out);
+    if (!out.storable) {
+        uncacheable(r, fwd, out.reason);
+        return 0;
+    }
+    if (apr_table_get(r->headers_out, "Content-Range")) {
+        uncacheable(r, fwd, "partial");
+        return 0;
+    }
+    s->max = vip_cache_max_size(dc);
+    s->content_length = -1;
+    if ((cl = apr_table_get(r->headers_out, "Content-Length"))) {
+        char *end;
+        if (apr_strtoff(&s->content_length, cl, &end, 10) != APR_SUCCESS
+            || *end || s->content_length < 0) {
+            uncacheable(r, fwd, "bad-content-length");
+            return 0;
+        }
+        if ((apr_size_t)s->content_length > s->max) {
+            uncacheable(r, fwd, "too-big");
+            return 0;
+        }
+    }
+
+    memset(&e, 0, sizeof(e));
+    e.kind = VIP_ENTRY_PAGE;
+    e.status = r->status;
+    e.stored_at = in.now;
+    e.fresh_until = in.now + out.ttl;
+    e.stale_until = e.fresh_until + out.swr;
+    e.error_until = e.fresh_until + out.sie;
+    names = apr_array_make(r->pool, 2, sizeof(const char *));
+    if (in.vary && vip_cache_vary_names(r->pool, in.vary, names) < 0) {
+        uncacheable(r, fwd, "bad-vary");
+        return 0;
+    }
+    e.vary = names;
+    /* Tags for purging; the client never sees them. */
+    s->tags = apr_array_make(r->pool, 4, sizeof(const char *));
+    if ((cl = apr_table_getm(r->pool, r->headers_out, "Surrogate-Key"))
+        && vip_gen_parse_tags(r->pool, cl, s->tags) < 0) {
+        uncacheable(r, fwd, "bad-surrogate-key");
+        return 0;
+    }
+    apr_table_unset(r->headers_out, "Surrogate-Key");
+    e.tags = apr_array_make(r->pool, s->tags->nelts + 1, sizeof(vip_entry_tag));
+    for (i = 0; i < s->tags->nelts; i++) {
+        vip_entry_tag *t = apr_array_push(e.tags);
+        t->name = APR_ARRAY_IDX(s->tags, i, const char *);
+        t->gen = 0;               /* known at EOS */
+    }
+    e.headers = apr_array_make(r->pool, 16, sizeof(vip_entry_header));
+    arr = apr_table_elts(r->headers_out);
+    te = (const apr_table_entry_t *)arr->elts;
+    for (i = 0; i < arr->nelts; i++) {
+        vip_entry_header *h;
+        if (!te[i].key || skip_header(te[i].key)) {
+            continue;
+        }
+        h = apr_array_push(e.headers);
+        h->name = te[i].key;
+        h->value = te[i].val;
+    }
+    if (r->content_type) {
+        /* httpd keeps it apart from headers_out; so does the hit. */
+        vip_entry_header *h = apr_array_push(e.headers);
+        h->name = "Content-Type";
+        h->value = r->content_type;
+    }
+    s->ttl = out.ttl;
+    s->exptime = (apr_uint32_t)(out.ttl + (out.swr > out.sie ? out.swr
+                                                             : out.sie));
+    s->key = q->key;
+    if (names->nelts) {
+        vip_cache_entry stub;
+        memset(&stub, 0, sizeof(stub));
+        stub.kind = VIP_ENTRY_VARY;
+        stub.status = r->status;
+        stub.stored_at = e.stored_at;
+        stub.fresh_until = e.fresh_until;
+        stub.stale_until = e.stale_until;
+        stub.error_until = e.error_until;
+        stub.vary = names;
+        s->stub = vip_entry_encode(r->pool, &stub, NULL, 0, &s->stub_len);
+        s->key = vip_cache_key_hash(r->pool,
+                     vip_cache_key_vary(r->pool, q->material, names,
+                                        req_header, r));
+        if (!s->key) {
+            uncacheable(r, fwd, "key");
+            return 0;
+        }
+    }
+    s->e = e;
+    head = vip_entry_encode_head(r->pool, &e, &s->head_len);
+    if (!grow(s, s->head_len + (s->content_length > 0
+                                ? (apr_size_t)s->content_length : 0))) {
+        free(s->buf);
+        uncacheable(r, fwd, "memory");
+        return 0;
+    }
+    apr_pool_cleanup_register(r->pool, s, buf_cleanup, apr_pool_cleanup_null);
+    memcpy(s->buf, head, s->head_len);
+    s->len = s->head_len;
+    set_status(r, apr_pstrcat(r->pool, fwd, "; stored", NULL));
+    return 1;
+}
+
+/* Write the current generations of the scope and the tags into the
+ * entry's head (same length: only 8-byte values change). */
+static apr_status_t stamp_generations(request_rec *r, vip_store *st,
+                                      save_ctx *s)
+{
+    cache_req *q = s->q;
+    int n = 0, i, nt = s->e.tags->nelts;
+    const char **keys = apr_palloc(r->pool, sizeof(char *) * (size_t)(nt + 1));
+    apr_uint64_t *gens = apr_palloc(r->pool, sizeof(apr_uint64_t)
+                                    * (size_t)(nt + 1));
+    apr_size_t hl;
+    char *head;
+    apr_status_t rv;
+
+    if (!q->scope_gen_known) {
+        keys[n++] = q->gen_key;
+    }
+    for (i = 0; i < nt; i++) {
+        keys[n++] = vip_gen_key(r->pool, q->scope,
+                                APR_ARRAY_IDX(s->e.tags, i, vip_entry_tag).name);
+    }
+    if (n && (rv = vip_gen_current(st, r->pool, keys, n, gens)) != APR_SUCCESS) {
+        return rv;
+    }
+    n = 0;
+    s->e.tenant_gen = q->scope_gen_known ? q->scope_gen : gens[n++];
+    for (i = 0; i < nt; i++) {
+        APR_ARRAY_IDX(s->e.tags, i, vip_entry_tag).gen = gens[n++];
+    }
+    head = vip_entry_encode_head(r->pool, &s->e, &hl);
+    if (hl != s->head_len) {
+        return APR_EGENERAL;
+    }
+    memcpy(s->buf, head, hl);
+    if (nt) {
+        vip_gen_hint_put(s->key, s->tags);
+    }
+    return APR_SUCCESS;
+}
+
+static void save_end(request_rec *r, save_ctx *s)
+{
+    vip_store *st = vip_cache_store_for(r->server);
+    apr_size_t body = s->len - s->head_len;
+    apr_status_t rv;
+
+    /* The client saw "stored" with the headers; the note tells the end. */
+    if (s->broken || r->connection->aborted
+        || (s->content_length >= 0 && (apr_off_t)body != s->content_length)) {
+        apr_table_setn(r->notes, VIP_NOTE_CACHE, "uncacheable");
+        count(&vip_cache_counters_get()->uncacheable);
+        return;
+    }
+    if ((rv = stamp_generations(r, st, s)) != APR_SUCCESS) {
+        vip_cache_store_warn(r, "generation read");
+        apr_table_setn(r->notes, VIP_NOTE_CACHE, "error");
+        count(&vip_cache_counters_get()->store_errors);
+        return;
+    }
+    vip_entry_finish(s->buf, s->head_len, s->len);
+    rv = vip_store_set(st, r->pool, s->key, s->buf, s->len, s->exptime);
+    if (rv == APR_SUCCESS && s->stub) {
+        rv = vip_store_set(st, r->pool, s->q->key, s->stub, s->stub_len,
+                           s->exptime);
+    }
+    if (rv != APR_SUCCESS) {
+        vip_cache_store_warn(r, "store");
+        apr_table_setn(r->notes, VIP_NOTE_CACHE, "error");
+        count(&vip_cache_counters_get()->store_errors);
+        return;
+    }
+    count(&vip_cache_counters_get()->stores);
+    apr_table_setn(r->notes, VIP_NOTE_CACHE, "stored");
+    apr_table_setn(r->notes, VIP_NOTE_CACHE_KEY, s->key);
+    apr_table_setn(r->notes, VIP_NOTE_CACHE_TTL,
+                   apr_psprintf(r->pool, "%ld", s->ttl));
+}
+
+apr_status_t vip_cache_save_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    save_ctx *s;
+    apr_bucket *b;
+    apr_status_t rv;
+    int eos = 0;
+
+    s = f->ctx;
+    if (!s->started) {
+        /* The first call sees the final status and headers. */
+        s->started = 1;
+        if (!save_start(f, s)) {
+            ap_remove_output_filter(f);
+            return ap_pass_brigade(f->next, bb);
+        }
+    }
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+         b = APR_BUCKET_NEXT(b)) {
+        const char *data;
+        apr_size_t n;
+        if (APR_BUCKET_IS_EOS(b)) {
+            eos = 1;
+            break;
+        }
+        if (AP_BUCKET_IS_ERROR(b)) {
+            /* mod_proxy's sign of an upstream that broke mid-body */
+            s->broken = 1;
+            continue;
+        }
+        if (APR_BUCKET_IS_METADATA(b) || s->broken) {
+            continue;
+        }
+        if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS) {
+            s->broken = 1;
+            continue;
+        }
+        if (s->len - s->head_len + n > s->max) {
+            apr_table_setn(r->notes, VIP_NOTE_CACHE, "uncacheable");
+            s->broken = 1;
+            continue;
+        }
+        if (!grow(s, s->len + n)) {
+            s->broken = 1;
+            continue;
+        }
+        memcpy(s->buf + s->len, data, n);
+        s->len += n;
+    }
+    rv = ap_pass_brigade(f->next, bb);
+    if (eos || s->broken) {
+        /* After the response went on: the client never waits for it. */
+        save_end(r, s);
+        ap_remove_output_filter(f);
+    }
+    return rv;
+}
