@@ -32,16 +32,18 @@ enum { ST_TEXT, ST_CAND, ST_TAG, ST_DONE };
 enum { P_NONE = -1, P_PREFIX = 0, P_START, P_END, P_OPEN, P_EMPTY, P_CLOSE };
 static const struct {
     const char *pat;
+    apr_size_t len;
     int id;
     int mode;               /* 1: outside remove, 2: inside remove, 3: both */
     int need_comment;       /* only inside <!--esi */
 } openers[] = {
-    { "<esi:", P_START, 3, 0 },
-    { "</esi:", P_END, 3, 0 },
-    { "<!--esi\001", P_OPEN, 1, 0 },
-    { "<!--esi-->", P_EMPTY, 1, 0 },
-    { "-->", P_CLOSE, 1, 1 },
+    { "<esi:", 5, P_START, 3, 0 },
+    { "</esi:", 6, P_END, 3, 0 },
+    { "<!--esi\001", 8, P_OPEN, 1, 0 },
+    { "<!--esi-->", 10, P_EMPTY, 1, 0 },
+    { "-->", 3, P_CLOSE, 1, 1 },
 };
+#define N_OPENERS (sizeof(openers) / sizeof(openers[0]))
 
 struct vip_esi_parser {
     apr_pool_t *pool;
@@ -127,36 +129,58 @@ static void flush_held(vip_esi_parser *ps, const char *in, apr_size_t n)
 
 /* ---- openers ----------------------------------------------------------- */
 
+static int opener_active(const vip_esi_parser *ps, apr_size_t k)
+{
+    return (openers[k].mode & (ps->remove ? 2 : 1))
+           && (!openers[k].need_comment || ps->comment);
+}
+
+/* Whether s[0..n) agrees with the first n bytes of opener k. */
+static int opener_agrees(apr_size_t k, const char *s, apr_size_t n)
+{
+    const char *pat = openers[k].pat;
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (pat[i] == '\001' ? !is_ws((unsigned char)s[i]) : pat[i] != s[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* P_NONE, P_PREFIX or the id of the opener s[0..n) spells in full. */
 static int classify(const vip_esi_parser *ps, const char *s, apr_size_t n)
 {
     int result = P_NONE;
-    apr_size_t k, i;
+    apr_size_t k;
 
-    for (k = 0; k < sizeof(openers) / sizeof(openers[0]); k++) {
-        const char *pat = openers[k].pat;
-        apr_size_t plen = strlen(pat);
-        int mode = ps->remove ? 2 : 1;
-
-        if (!(openers[k].mode & mode)
-            || (openers[k].need_comment && !ps->comment) || n > plen) {
+    for (k = 0; k < N_OPENERS; k++) {
+        if (!opener_active(ps, k) || n > openers[k].len
+            || !opener_agrees(k, s, n)) {
             continue;
         }
-        for (i = 0; i < n; i++) {
-            if (pat[i] == '\001' ? !is_ws((unsigned char)s[i])
-                                 : pat[i] != s[i]) {
-                break;
-            }
-        }
-        if (i < n) {
-            continue;
-        }
-        if (n == plen) {
+        if (n == openers[k].len) {
             return openers[k].id;
         }
         result = P_PREFIX;
     }
     return result;
+}
+
+/* Whether an opener may start at s, judging by the avail bytes there. */
+static int may_open(const vip_esi_parser *ps, const char *s, apr_size_t avail)
+{
+    apr_size_t k;
+
+    for (k = 0; k < N_OPENERS; k++) {
+        if (opener_active(ps, k)
+            && opener_agrees(k, s, avail < openers[k].len ? avail
+                                                          : openers[k].len)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* ---- tags -------------------------------------------------------------- */
@@ -419,14 +443,22 @@ static apr_size_t scan_text(vip_esi_parser *ps, const char *in, apr_size_t i,
 {
     apr_size_t j = i;
 
-    if (ps->comment && !ps->remove) {
-        while (j < n && in[j] != '<' && in[j] != '-') {
-            j++;
+    /* A '<' that the bytes after it in this chunk already rule out (most
+     * HTML tags) stays text without a trip through CAND; at a chunk end
+     * CAND decides with the same outcome. */
+    for (;; j++) {
+        if (ps->comment && !ps->remove) {
+            while (j < n && in[j] != '<' && in[j] != '-') {
+                j++;
+            }
         }
-    }
-    else {
-        const char *lt = memchr(in + i, '<', n - i);
-        j = lt ? (apr_size_t)(lt - in) : n;
+        else {
+            const char *lt = memchr(in + j, '<', n - j);
+            j = lt ? (apr_size_t)(lt - in) : n;
+        }
+        if (j == n || may_open(ps, in + j, n - j)) {
+            break;
+        }
     }
     emit_text(ps, in + i, j - i, ps->pos + (apr_off_t)i, 1);
     if (j < n) {
