@@ -9,7 +9,7 @@
 #include "httpd.h"
 #include "http_config.h"
 
-#include "cache_store.h"
+#include "vip_store.h"
 
 #define VIP_CACHE_DEFAULT_TTL      300
 #define VIP_CACHE_DEFAULT_404_TTL  60

@@ -25,7 +25,7 @@
 #include "apr_pools.h"
 #include "apr_tables.h"
 
-#include "cache_store.h"
+#include "vip_store.h"
 
 #define VIP_GEN_MAX_TAGS 32
 

@@ -11,7 +11,7 @@
 #include "httpd.h"
 #include "util_filter.h"
 
-#include "cache_store.h"
+#include "vip_store.h"
 
 #define VIP_CACHE_SAVE_FILTER "VIP_CACHE_SAVE"
 

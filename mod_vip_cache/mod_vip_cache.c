@@ -4,7 +4,7 @@
  * The work is done in:
  *   cache_config.c   directives
  *   cache_request.c  key preparation, lookup handler, save filter
- *   cache_store.c    the memcached store (libmemcached + pool)
+ *   lib/vip_store.c  the memcached store (libmemcached + pool)
  *   cache_key.c, cache_entry.c, cache_policy.c   pure engines
  */
 #include <string.h>

@@ -1,5 +1,6 @@
 /*
- * cache_store.c - the memcached store of mod_vip_cache (see cache_store.h).
+ * vip_store.c - the memcached store of mod_vip_cache and mod_vip_limit
+ * (see vip_store.h).
  *
  * Protocol: ASCII.  memcached 1.6 deprecates the binary protocol, the
  * two cost the same per GET on this hardware (bench ANCHORS: 13.8 us
@@ -31,7 +32,7 @@
 #include "apr_time.h"
 
 #include "vip_config.h"
-#include "cache_store.h"
+#include "vip_store.h"
 
 struct vip_store {
     memcached_st *master;

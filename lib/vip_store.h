@@ -1,6 +1,6 @@
 /*
- * cache_store.h - mod_vip_cache's memcached store: one libmemcachedutil
- * pool per child process, shared by its threads, over a master handle
+ * vip_store.h - the memcached store of mod_vip_cache and of
+ * mod_vip_limit's cluster mode: one libmemcachedutil pool per child process, shared by its threads, over a master handle
  * configured for several servers with consistent hashing (ketama), the
  * ASCII protocol, millisecond connect/poll timeouts and dead-server
  * ejection with a retry delay.
@@ -14,11 +14,11 @@
  * memory shared by all children), so a blackholed memcached costs one
  * poll timeout per breaker period, not one per request.
  *
- * Keys are built by the callers (cache_key.h): printable, no spaces,
+ * Keys are built by the callers (e.g. cache_key.h): printable, no spaces,
  * at most VIP_STORE_MAX_KEY bytes.
  */
-#ifndef VIP_CACHE_STORE_H
-#define VIP_CACHE_STORE_H
+#ifndef VIP_STORE_H
+#define VIP_STORE_H
 
 #include "apr_pools.h"
 #include "apr_buckets.h"
