@@ -368,6 +368,7 @@ static int store_acquire(void *ctx, apr_uint64_t tag, apr_uint32_t limit,
 
 static void store_release(void *ctx, void *slot)
 {
+    (void)ctx;
     vip_limit_table_release(slot);
 }
 

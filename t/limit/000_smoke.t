@@ -14,8 +14,9 @@ use Vip::Test;
 plan tests => 4, need_vip_limit();
 
 Apache::TestRequest::module('vip_limit');
-my $res = GET('/legacy/smoke', 'X-Req-Id' => req_id());
+# /app/ with an X-App value of its own: no other test's counter
+my $res = GET('/app/smoke', 'X-App' => 'smoke', 'X-Req-Id' => req_id());
 is($res->code, 200, 'a limited location admits the first request');
-is((echo_json($res) || {})->{path}, '/legacy/smoke', 'the upstream answered');
-like($res->header('RateLimit-Policy') // '', qr/"legacy\.rate";q=3;w=60/, 'RateLimit-Policy announced');
+is((echo_json($res) || {})->{path}, '/app/smoke', 'the upstream answered');
+like($res->header('RateLimit-Policy') // '', qr/"app\.rate";q=2;w=60/, 'RateLimit-Policy announced');
 is($res->header('X-Test-Limit') // '', 'ok', 'note vip.limit=ok');

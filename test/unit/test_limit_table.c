@@ -55,8 +55,9 @@ static void test_layout(void)
     CHECK(vip_limit_table_size(64) == 128 + 64 * 32, "size: 128-byte header + 32 bytes an entry");
     CHECK(vip_limit_table_fit(size) == 64, "fit: inverse of size");
     CHECK(vip_limit_table_fit(size - 1) == 0, "fit: below the minimum is 0");
-    CHECK(vip_limit_table_init(malloc(size), size - 32, 63, KEY, 0) == NULL,
+    CHECK(vip_limit_table_init(mem, size - 32, 63, KEY, 0) == NULL,
           "init: fewer than 64 entries refused");
+    t = vip_limit_table_init(mem, size, 64, KEY, 1700000000 * SEC);
     a = vip_limit_tag(t, "tenant\0acme", 11, VIP_LIMIT_KIND_RATE);
     b = vip_limit_tag(t, "tenant\0acmf", 11, VIP_LIMIT_KIND_RATE);
     CHECK(a != b && (a & 3) == VIP_LIMIT_KIND_RATE, "tags differ, kind in the low bits");
