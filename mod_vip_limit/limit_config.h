@@ -1,0 +1,100 @@
+/*
+ * limit_config.h - mod_vip_limit configuration: zones (a key and a table
+ * in shared memory), rules (what a VipLimit, VipLimitPlan or VipLimitRoute
+ * line limits), and the getters the hooks read them with.
+ *
+ * Where rules live and how they merge:
+ *   VipLimit in the server or a virtual host    srv_conf.rules
+ *   VipLimit in <Location>/<Directory>          dir_conf.rules
+ *   VipLimitPlan plan ...                       srv_conf.plans[plan]
+ *   VipLimitRoute route ...                     srv_conf.routes[route]
+ * A rule list inherits its parent's rules; a rule of the same name
+ * replaces the parent's, "VipLimit zone off" drops the parent's rules on
+ * that zone.  Plan and route lists replace the parent's per plan / route.
+ */
+#ifndef VIP_LIMIT_CONFIG_H
+#define VIP_LIMIT_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "ap_expr.h"
+
+#include "apr_hash.h"
+
+#include "limit_gcra.h"
+#include "limit_table.h"
+
+#define VIP_LIMIT_DEFAULT_ENTRIES 8192
+
+/* What a zone counts by. */
+enum {
+    VIP_LIMIT_KEY_IP = 1,       /* client IP, IPv4-mapped IPv6 folded */
+    VIP_LIMIT_KEY_IP64,         /* the same, IPv6 per /64 */
+    VIP_LIMIT_KEY_TENANT,
+    VIP_LIMIT_KEY_SUBJECT,
+    VIP_LIMIT_KEY_ROUTE,
+    VIP_LIMIT_KEY_TENANT_ROUTE,
+    VIP_LIMIT_KEY_EXPR
+};
+
+/* RateLimit header fields sent. */
+enum {
+    VIP_LIMIT_HDR_OFF = 0,
+    VIP_LIMIT_HDR_IETF,
+    VIP_LIMIT_HDR_LEGACY        /* IETF fields and RateLimit-Limit/... */
+};
+
+typedef struct {
+    const char *name;
+    int key;                    /* VIP_LIMIT_KEY_* */
+    const char *key_text;       /* as configured, for messages */
+    ap_expr_info_t *expr;       /* VIP_LIMIT_KEY_EXPR */
+    apr_uint32_t entries;
+    int full_deny;              /* full of live entries: 503, else open */
+    vip_limit_table *table;     /* set in post_config */
+    vip_limit_store store;      /* every decision goes through this */
+} vip_limit_zone;
+
+typedef struct {
+    vip_limit_zone *zone;
+    const char *name;           /* counter name: name= or a default */
+    const char *bucket;         /* "name\0": prefix of every tag's input */
+    apr_size_t bucket_len;
+    vip_gcra rate;              /* rate.count 0: no rate */
+    vip_quota quota;            /* quota.limit 0: no quota */
+    apr_uint32_t concurrency;   /* 0: none */
+    int early;                  /* keyed by client IP: decided before
+                                   authentication */
+} vip_limit_rule;
+
+typedef struct {
+    apr_array_header_t *rules;  /* vip_limit_rule *, in order */
+    apr_array_header_t *off;    /* const char *: zones "off" at this level */
+    apr_hash_t *plans;          /* plan -> apr_array_header_t of rules */
+    apr_hash_t *routes;         /* route -> apr_array_header_t of rules */
+    apr_hash_t *zones;          /* name -> vip_limit_zone (the main
+                                   server's; zones are global) */
+} vip_limit_srv_conf;
+
+typedef struct {
+    apr_array_header_t *rules;  /* vip_limit_rule *, in order */
+    apr_array_header_t *off;    /* const char *: zones "off" here */
+    int headers;                /* -1 unset, else VIP_LIMIT_HDR_* */
+    int dry_run;                /* -1 unset */
+} vip_limit_dir_conf;
+
+extern const command_rec vip_limit_cmds[];
+
+void *vip_limit_create_srv(apr_pool_t *p, server_rec *s);
+void *vip_limit_merge_srv(apr_pool_t *p, void *base, void *add);
+void *vip_limit_create_dir(apr_pool_t *p, char *dir);
+void *vip_limit_merge_dir(apr_pool_t *p, void *base, void *add);
+
+const vip_limit_srv_conf *vip_limit_srv(const server_rec *s);
+const vip_limit_dir_conf *vip_limit_dir(const request_rec *r);
+
+/* Getters applying the defaults. */
+int vip_limit_headers(const vip_limit_dir_conf *d);     /* IETF */
+int vip_limit_dry_run(const vip_limit_dir_conf *d);     /* off */
+
+#endif

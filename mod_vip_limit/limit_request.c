@@ -1,0 +1,483 @@
+/*
+ * limit_request.c - a request against mod_vip_limit's rules.
+ *
+ * For each rule: the key (client IP, tenant, route, ... or an ap_expr
+ * value), then rate, concurrency and quota in that order through the
+ * zone's store.  The first refusal answers 429 (unless dry-run); every
+ * decision made so far is announced in RateLimit-Policy / RateLimit
+ * (draft-ietf-httpapi-ratelimit-headers) on the response, allowed or not,
+ * through err_headers_out so that the fields survive mod_proxy replacing
+ * headers_out and reach error responses.  A counter (a rule's name) is
+ * charged at most once per request: the first rule reaching it decides.
+ */
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_strings.h"
+
+#include "mod_vip.h"
+#include "vip_common.h"
+#include "vip_problem.h"
+#include "limit_request.h"
+#include "limit_shm.h"
+
+extern VIP_MODULE_EXPORT module AP_MODULE_DECLARE_DATA vip_limit_module;
+APLOG_USE_MODULE(vip_limit);
+
+#define FULL_LOG_INTERVAL (60 * VIP_NS_PER_SEC)
+#define KEY_TEXT_MAX 64
+
+/* One decision, as the header fields and notes show it. */
+typedef struct {
+    const char *id;             /* "<rule name>.rate|quota|conc" */
+    int kind;
+    apr_uint64_t q;             /* units per window */
+    apr_uint32_t w;             /* window, s; 0 for concurrency */
+    apr_uint64_t r;             /* remaining */
+    apr_uint64_t t;             /* seconds until whole again */
+    const char *key;            /* key text for the notes */
+} policy;
+
+typedef struct {
+    apr_array_header_t *policies;
+    apr_array_header_t *charged;    /* const char *: rule names */
+    int dry_refused;
+} req_ctx;
+
+typedef struct {
+    const vip_limit_store *store;
+    void *slot;
+} held_slot;
+
+static req_ctx *get_ctx(request_rec *r)
+{
+    req_ctx *ctx = ap_get_module_config(r->request_config, &vip_limit_module);
+
+    if (!ctx) {
+        ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+        ctx->policies = apr_array_make(r->pool, 4, sizeof(policy));
+        ctx->charged = apr_array_make(r->pool, 4, sizeof(const char *));
+        ap_set_module_config(r->request_config, &vip_limit_module, ctx);
+    }
+    return ctx;
+}
+
+static apr_uint64_t ceil_s(apr_uint64_t ns)
+{
+    return (ns + VIP_NS_PER_SEC - 1) / VIP_NS_PER_SEC;
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+/* Printable, at most KEY_TEXT_MAX bytes: expression values are the
+ * client's, and notes end up in logs. */
+static const char *safe_text(apr_pool_t *p, const char *s, apr_size_t len)
+{
+    char *out;
+    apr_size_t i, n = len > KEY_TEXT_MAX ? KEY_TEXT_MAX : len;
+
+    out = apr_palloc(p, n + 1);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = (c > 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c
+                                                                  : '_';
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static int ip_key(request_rec *r, int per64, const char **bin,
+                  apr_size_t *len, const char **text)
+{
+    apr_sockaddr_t *sa = r->useragent_addr;
+    unsigned char *b = apr_palloc(r->pool, 17);
+
+    *text = r->useragent_ip;
+    if (sa && sa->family == APR_INET) {
+        b[0] = '4';
+        memcpy(b + 1, &sa->sa.sin.sin_addr, 4);
+        *len = 5;
+    }
+#if APR_HAVE_IPV6
+    else if (sa && sa->family == APR_INET6) {
+        const unsigned char *a = (const unsigned char *)&sa->sa.sin6.sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&sa->sa.sin6.sin6_addr)) {
+            /* ::ffff:a.b.c.d is the IPv4 client a.b.c.d (THREATS L2) */
+            b[0] = '4';
+            memcpy(b + 1, a + 12, 4);
+            *len = 5;
+            *text = apr_psprintf(r->pool, "%u.%u.%u.%u", a[12], a[13], a[14],
+                                 a[15]);
+        }
+        else if (per64) {
+            unsigned char net[16];
+            char buf[64];
+            b[0] = '6';
+            memcpy(b + 1, a, 8);
+            *len = 9;
+            memset(net, 0, sizeof(net));
+            memcpy(net, a, 8);
+            if (inet_ntop(AF_INET6, net, buf, sizeof(buf))) {
+                *text = apr_pstrcat(r->pool, buf, "/64", NULL);
+            }
+        }
+        else {
+            b[0] = '6';
+            memcpy(b + 1, a, 16);
+            *len = 17;
+        }
+    }
+#endif
+    else if (r->useragent_ip) {
+        *bin = r->useragent_ip;
+        *len = strlen(r->useragent_ip);
+        return 1;
+    }
+    else {
+        return 0;
+    }
+    *bin = (const char *)b;
+    return 1;
+}
+
+/* The key of zone z for r: 0 when the request has none (no tenant on an
+ * anonymous request, an expression that gave ""), and the rule then does
+ * not apply. */
+static int zone_key(request_rec *r, const vip_limit_zone *z, const char **bin,
+                    apr_size_t *len, const char **text)
+{
+    const char *v = NULL, *v2;
+
+    switch (z->key) {
+    case VIP_LIMIT_KEY_IP:
+    case VIP_LIMIT_KEY_IP64:
+        return ip_key(r, z->key == VIP_LIMIT_KEY_IP64, bin, len, text);
+    case VIP_LIMIT_KEY_TENANT:
+        v = apr_table_get(r->notes, VIP_NOTE_TENANT);
+        break;
+    case VIP_LIMIT_KEY_SUBJECT:
+        v = apr_table_get(r->notes, VIP_NOTE_SUBJECT);
+        break;
+    case VIP_LIMIT_KEY_ROUTE:
+        v = apr_table_get(r->notes, VIP_NOTE_ROUTE);
+        break;
+    case VIP_LIMIT_KEY_TENANT_ROUTE:
+        v = apr_table_get(r->notes, VIP_NOTE_TENANT);
+        v2 = apr_table_get(r->notes, VIP_NOTE_ROUTE);
+        if (!v || !v2 || !*v || !*v2) {
+            return 0;
+        }
+        /* both are ids of [A-Za-z0-9._-]: '/' cannot be ambiguous */
+        v = apr_pstrcat(r->pool, v, "/", v2, NULL);
+        break;
+    case VIP_LIMIT_KEY_EXPR: {
+        const char *err = NULL;
+        v = ap_expr_str_exec(r, z->expr, &err);
+        if (err) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VIPLOGNO(04014)
+                          "zone %s: the key expression failed (%s); the "
+                          "limits of this zone do not apply to the request",
+                          z->name, err);
+            return 0;
+        }
+        if (v && *v) {
+            *bin = v;
+            *len = strlen(v);
+            *text = safe_text(r->pool, v, *len);
+            return 1;
+        }
+        return 0;
+    }
+    default:
+        return 0;
+    }
+    if (!v || !*v) {
+        return 0;
+    }
+    *bin = v;
+    *len = strlen(v);
+    *text = v;
+    return 1;
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+static void set_headers(request_rec *r, const req_ctx *ctx, int mode)
+{
+    const policy *p = (const policy *)ctx->policies->elts;
+    const policy *tight = NULL;
+    char *pol = NULL, *cur = NULL;
+    int i;
+
+    if (mode == VIP_LIMIT_HDR_OFF || !ctx->policies->nelts) {
+        return;
+    }
+    for (i = 0; i < ctx->policies->nelts; i++) {
+        const char *one, *now;
+        if (p[i].kind == VIP_LIMIT_KIND_CONC) {
+            one = apr_psprintf(r->pool, "\"%s\";q=%" APR_UINT64_T_FMT
+                               ";qu=\"concurrent-requests\"", p[i].id, p[i].q);
+            now = apr_psprintf(r->pool, "\"%s\";r=%" APR_UINT64_T_FMT,
+                               p[i].id, p[i].r);
+        }
+        else {
+            one = apr_psprintf(r->pool, "\"%s\";q=%" APR_UINT64_T_FMT ";w=%u",
+                               p[i].id, p[i].q, p[i].w);
+            now = apr_psprintf(r->pool, "\"%s\";r=%" APR_UINT64_T_FMT
+                               ";t=%" APR_UINT64_T_FMT, p[i].id, p[i].r,
+                               p[i].t);
+        }
+        pol = pol ? apr_pstrcat(r->pool, pol, ", ", one, NULL) : (char *)one;
+        cur = cur ? apr_pstrcat(r->pool, cur, ", ", now, NULL) : (char *)now;
+        if (!tight || p[i].r < tight->r
+            || (p[i].r == tight->r && p[i].t > tight->t)) {
+            tight = &p[i];
+        }
+    }
+    apr_table_setn(r->err_headers_out, "RateLimit-Policy", pol);
+    apr_table_setn(r->err_headers_out, "RateLimit", cur);
+    if (mode == VIP_LIMIT_HDR_LEGACY) {
+        apr_table_setn(r->err_headers_out, "RateLimit-Limit",
+                       apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, tight->q));
+        apr_table_setn(r->err_headers_out, "RateLimit-Remaining",
+                       apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, tight->r));
+        apr_table_setn(r->err_headers_out, "RateLimit-Reset",
+                       apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, tight->t));
+    }
+}
+
+/* The notes name the deciding policy: the refusing one, else the one
+ * with the fewest requests left. */
+static void set_notes(request_rec *r, const req_ctx *ctx, const policy *by,
+                      const char *result)
+{
+    const policy *p = (const policy *)ctx->policies->elts;
+    int i;
+
+    if (!by) {
+        for (i = 0; i < ctx->policies->nelts; i++) {
+            if (!by || p[i].r < by->r) {
+                by = &p[i];
+            }
+        }
+    }
+    if (!by) {
+        return;
+    }
+    apr_table_setn(r->notes, VIP_NOTE_LIMIT, result);
+    apr_table_setn(r->notes, VIP_NOTE_LIMIT_NAME, by->id);
+    apr_table_setn(r->notes, VIP_NOTE_LIMIT_KEY, by->key);
+    apr_table_setn(r->notes, VIP_NOTE_LIMIT_REMAINING,
+                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, by->r));
+}
+
+static int refuse(request_rec *r, const policy *p, apr_uint64_t retry_ns)
+{
+    static const char *const slugs[] = {
+        NULL, "rate-limited", "quota-exceeded", "too-many-concurrent-requests"
+    };
+    apr_uint64_t retry = ceil_s(retry_ns);
+
+    if (retry < 1) {
+        retry = 1;
+    }
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, retry));
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, VIPLOGNO(04011)
+                  "request refused by limit %s (key %s), retry after %"
+                  APR_UINT64_T_FMT " s", p->id, p->key, retry);
+    return vip_problem(r, HTTP_TOO_MANY_REQUESTS, slugs[p->kind],
+                       "Too many requests",
+                       apr_psprintf(r->pool, "Limit %s is exhausted; retry "
+                                    "after %" APR_UINT64_T_FMT " s.", p->id,
+                                    retry));
+}
+
+static int table_full(request_rec *r, const vip_limit_zone *z,
+                      apr_uint64_t now)
+{
+    if (vip_limit_table_should_log(z->table, now, FULL_LOG_INTERVAL)) {
+        vip_limit_stats st;
+        vip_limit_table_stats(z->table, &st);
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, VIPLOGNO(04010)
+                      "zone %s is full of live entries (%u): new keys are "
+                      "%s (%" APR_UINT64_T_FMT " so far); raise entries=",
+                      z->name, st.entries,
+                      z->full_deny ? "refused with 503" : "not limited",
+                      st.noslot);
+    }
+    if (!z->full_deny) {
+        return OK;
+    }
+    apr_table_setn(r->err_headers_out, "Retry-After", "1");
+    return vip_problem(r, HTTP_SERVICE_UNAVAILABLE, "limit-unavailable",
+                       "Service unavailable",
+                       "The server cannot take requests from new clients "
+                       "right now.");
+}
+
+static apr_status_t release_slot(void *data)
+{
+    held_slot *h = data;
+
+    h->store->release(h->store->ctx, h->slot);
+    return APR_SUCCESS;
+}
+
+/* ---- deciding ------------------------------------------------------------ */
+
+static int charged(const req_ctx *ctx, const char *name)
+{
+    int i;
+
+    for (i = 0; i < ctx->charged->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(ctx->charged, i, const char *), name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int zone_is_off(const apr_array_header_t *off, const vip_limit_zone *z)
+{
+    int i;
+
+    for (i = 0; off && i < off->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(off, i, const char *), z->name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* One algorithm of rule for key; OK, or the status to answer with. */
+static int decide(request_rec *r, req_ctx *ctx, const vip_limit_rule *rule,
+                  int kind, const char *key, apr_size_t keylen,
+                  const char *keytext, apr_uint64_t now, int dry)
+{
+    const vip_limit_zone *z = rule->zone;
+    const vip_limit_store *st = &z->store;
+    apr_size_t n = rule->bucket_len + 1 + keylen;
+    char *buf = apr_palloc(r->pool, n);
+    vip_limit_result res;
+    apr_uint64_t tag;
+    policy *p;
+    void *slot = NULL;
+    int rv;
+
+    memcpy(buf, rule->bucket, rule->bucket_len);
+    buf[rule->bucket_len] = (char)('0' + kind);
+    memcpy(buf + rule->bucket_len + 1, key, keylen);
+    tag = vip_limit_tag(z->table, buf, n, kind);
+
+    if (kind == VIP_LIMIT_KIND_RATE) {
+        rv = st->rate(st->ctx, tag, &rule->rate, now, &res);
+    }
+    else if (kind == VIP_LIMIT_KIND_QUOTA) {
+        rv = st->quota(st->ctx, tag, &rule->quota, now, &res);
+    }
+    else {
+        rv = st->acquire(st->ctx, tag, rule->concurrency, now, &res, &slot);
+    }
+    if (rv == VIP_LIMIT_NOSLOT) {
+        return table_full(r, z, now);
+    }
+    if (slot) {
+        held_slot *h = apr_palloc(r->pool, sizeof(*h));
+        h->store = st;
+        h->slot = slot;
+        /* the request pool goes on every path: success, error, client
+         * abort, upstream timeout */
+        apr_pool_cleanup_register(r->pool, h, release_slot,
+                                  apr_pool_cleanup_null);
+    }
+    p = apr_array_push(ctx->policies);
+    p->kind = kind;
+    p->key = keytext;
+    p->r = res.remaining;
+    p->t = ceil_s(res.reset_ns);
+    if (kind == VIP_LIMIT_KIND_RATE) {
+        p->id = apr_pstrcat(r->pool, rule->name, ".rate", NULL);
+        p->q = rule->rate.count;
+        p->w = rule->rate.period_s;
+    }
+    else if (kind == VIP_LIMIT_KIND_QUOTA) {
+        p->id = apr_pstrcat(r->pool, rule->name, ".quota", NULL);
+        p->q = rule->quota.limit;
+        p->w = rule->quota.window_s;
+    }
+    else {
+        p->id = apr_pstrcat(r->pool, rule->name, ".conc", NULL);
+        p->q = rule->concurrency;
+        p->w = 0;
+        p->t = 0;
+    }
+    if (res.allowed) {
+        return OK;
+    }
+    if (dry) {
+        ctx->dry_refused = 1;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VIPLOGNO(04012)
+                      "dry run: limit %s would have refused the request "
+                      "(key %s)", p->id, p->key);
+        set_notes(r, ctx, p, "dry_run");
+        return OK;
+    }
+    set_notes(r, ctx, p, "limited");
+    return refuse(r, p, res.retry_ns);
+}
+
+int vip_limit_apply(request_rec *r, const apr_array_header_t *rules,
+                    int phase, const apr_array_header_t *off)
+{
+    const vip_limit_dir_conf *dc = vip_limit_dir(r);
+    int dry = vip_limit_dry_run(dc);
+    req_ctx *ctx = NULL;
+    apr_uint64_t now = 0;
+    int i, rv = OK;
+
+    for (i = 0; rules && i < rules->nelts && rv == OK; i++) {
+        const vip_limit_rule *rule = APR_ARRAY_IDX(rules, i, vip_limit_rule *);
+        const char *key, *text;
+        apr_size_t keylen;
+
+        if ((phase == VIP_LIMIT_PHASE_EARLY) != !!rule->early
+            || !rule->zone->table || zone_is_off(off, rule->zone)) {
+            continue;
+        }
+        if (!ctx) {
+            ctx = get_ctx(r);
+            now = vip_limit_now();
+        }
+        if (charged(ctx, rule->name)
+            || !zone_key(r, rule->zone, &key, &keylen, &text)) {
+            continue;
+        }
+        APR_ARRAY_PUSH(ctx->charged, const char *) = rule->name;
+        if (rule->rate.count) {
+            rv = decide(r, ctx, rule, VIP_LIMIT_KIND_RATE, key, keylen, text,
+                        now, dry);
+        }
+        if (rv == OK && rule->concurrency) {
+            rv = decide(r, ctx, rule, VIP_LIMIT_KIND_CONC, key, keylen, text,
+                        now, dry);
+        }
+        if (rv == OK && rule->quota.limit) {
+            rv = decide(r, ctx, rule, VIP_LIMIT_KIND_QUOTA, key, keylen, text,
+                        now, dry);
+        }
+    }
+    if (ctx && ctx->policies->nelts) {
+        if (rv == OK && !ctx->dry_refused) {
+            set_notes(r, ctx, NULL, "ok");
+        }
+        set_headers(r, ctx, vip_limit_headers(dc));
+    }
+    return rv;
+}

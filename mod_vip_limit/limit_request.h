@@ -1,0 +1,23 @@
+/*
+ * limit_request.h - one request against a list of rules: keys, decisions
+ * through each zone's store, notes, RateLimit header fields, 429s.
+ */
+#ifndef VIP_LIMIT_REQUEST_H
+#define VIP_LIMIT_REQUEST_H
+
+#include "httpd.h"
+
+#include "limit_config.h"
+
+/* Which rules of a list a phase decides. */
+#define VIP_LIMIT_PHASE_EARLY 1     /* keyed by client IP only */
+#define VIP_LIMIT_PHASE_LATE  2     /* every other key */
+
+/* Decide the rules of rules that belong to phase, skipping those on a
+ * zone named in off (may be NULL).  Returns OK when the request may go
+ * on, or the status of the problem response prepared (429, or 503 when a
+ * full zone is configured full=deny). */
+int vip_limit_apply(request_rec *r, const apr_array_header_t *rules,
+                    int phase, const apr_array_header_t *off);
+
+#endif
