@@ -686,6 +686,7 @@ static void save_end(request_rec *r, save_ctx *s)
         count(&vip_cache_counters_get()->store_errors);
         return;
     }
+    vip_cache_unlock(r, s->q);
     count(&vip_cache_counters_get()->stores);
     apr_table_setn(r->notes, VIP_NOTE_CACHE, "stored");
     apr_table_setn(r->notes, VIP_NOTE_CACHE_KEY, s->key);
@@ -715,6 +716,7 @@ apr_status_t vip_cache_save_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             return vip_cache_stale_pass(f, s->q, bb);
         }
         if (!save_start(f, s)) {
+            vip_cache_unlock(r, s->q);
             ap_remove_output_filter(f);
             return ap_pass_brigade(f->next, bb);
         }

@@ -34,7 +34,7 @@ typedef struct {
     vip_store_value stale_v;
     const char *stale_key;
     int stale_started;            /* the stale filter replaced the head */
-    const char *lock_key;         /* the collapse lock this request holds */
+    void *lock;                   /* the collapse lock this request holds */
 } cache_req;
 
 /* Counters for the status handler: in shared memory, updated with
@@ -75,6 +75,9 @@ apr_status_t vip_cache_fetch_page(request_rec *r, vip_store *st,
  * another request stored while this one waited). */
 int vip_cache_collapse(request_rec *r, vip_store *st, cache_req *q,
                        apr_int64_t now);
+
+/* Release q's collapse lock now (no-op when it holds none). */
+void vip_cache_unlock(request_rec *r, cache_req *q);
 
 /* stale-if-error: from insert_error_filter (mod_proxy failed) and from
  * the save filter (the upstream answered 5xx).  1 when r will be

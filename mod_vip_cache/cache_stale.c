@@ -7,9 +7,11 @@
  * across the cluster goes to the upstream.  The others serve the expired
  * entry while it is within stale-while-revalidate, or else poll for the
  * page every 25 ms up to VipCacheCollapseWait and serve it when it
- * appears; after that they go to the upstream themselves.  The lock is
- * deleted when its request ends (a pool cleanup: every path, errors
- * included) and expires on its own if the process dies.  The request
+ * appears, or until the lock goes away without a page (the response was
+ * not storable); after that they go to the upstream themselves.  The
+ * lock is deleted as soon as the response is stored or found not
+ * storable, else when its request ends (a pool cleanup: every path,
+ * errors included), and expires on its own if the process dies.  The request
  * that holds it refreshes in the foreground: httpd has no background
  * request to revalidate with, so stale-while-revalidate means "the
  * others get the stale page meanwhile".
@@ -55,6 +57,14 @@ static apr_status_t unlock(void *data)
     return APR_SUCCESS;
 }
 
+void vip_cache_unlock(request_rec *r, cache_req *q)
+{
+    if (q->lock) {
+        apr_pool_cleanup_run(r->pool, q->lock, unlock);
+        q->lock = NULL;
+    }
+}
+
 int vip_cache_collapse(request_rec *r, vip_store *st, cache_req *q,
                        apr_int64_t now)
 {
@@ -67,12 +77,14 @@ int vip_cache_collapse(request_rec *r, vip_store *st, cache_req *q,
         return DECLINED;
     }
     rv = vip_store_add(st, r->pool, lock, "1", 1, VIP_CACHE_LOCK_TTL);
+    /* (the lock is released when the request ends, or as soon as its
+     * fate is known: stored, or not storable) */
     if (rv == APR_SUCCESS) {
         lock_hold *h = apr_palloc(r->pool, sizeof(*h));
         h->st = st;
         h->p = r->pool;
         h->key = lock;
-        q->lock_key = lock;
+        q->lock = h;
         apr_pool_cleanup_register(r->pool, h, unlock, apr_pool_cleanup_null);
         return DECLINED;
     }
@@ -88,12 +100,25 @@ int vip_cache_collapse(request_rec *r, vip_store *st, cache_req *q,
     }
     wait = (apr_interval_time_t)vip_cache_collapse_wait(dc) * 1000;
     while (waited < wait) {
+        const char *keys[2];
+        vip_store_value vals[2], v;
         vip_cache_entry e;
-        vip_store_value v;
         const char *key;
         apr_int64_t t;
         apr_sleep(25000);
         waited += 25000;
+        /* the page, and whether its fetcher is still at work */
+        keys[0] = q->key;
+        keys[1] = lock;
+        if (vip_store_mget(st, r->pool, keys, 2, vals) != APR_SUCCESS) {
+            break;
+        }
+        if (!vals[0].data) {
+            if (!vals[1].data) {
+                break;            /* it gave up: nothing to wait for */
+            }
+            continue;
+        }
         rv = vip_cache_fetch_page(r, st, q, &e, &v, &key);
         t = (apr_int64_t)apr_time_sec(apr_time_now());
         if (rv == APR_SUCCESS && t < e.fresh_until
@@ -103,6 +128,9 @@ int vip_cache_collapse(request_rec *r, vip_store *st, cache_req *q,
                                     "; detail=collapsed", e.fresh_until - t));
         }
         if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+            break;
+        }
+        if (!vals[1].data) {
             break;
         }
     }

@@ -21,7 +21,7 @@ use LWP::UserAgent ();
 use Time::HiRes ();
 use Vip::Test;
 
-plan tests => 17, need_vip_cache(), need_vip_route();
+plan tests => 19, need_vip_cache(), need_vip_route();
 
 Apache::TestRequest::module('vip_cache');
 Apache::TestRequest::user_agent(keep_alive => 1, reset => 1);
@@ -69,8 +69,16 @@ is(scalar(grep { /^200 / } @res), 8, '8 concurrent misses: all 200') or diag joi
 is(seen_of($cp), 1, '8 concurrent misses: the upstream saw the page once');
 ok((grep { /detail=collapsed/ } @res) >= 6, 'the others were answered from the collapsed fetch')
     or diag join "\n", @res;
-my @off = concurrent("/c/off/$U?_sleep=200", 4);
-is(seen_of("/c/off/$U?_sleep=200"), 4, 'no cache (VipCache Off): 4 upstream requests');
+my @off = concurrent("/c/nocollapse/$U?_sleep=1500", 4);
+is(seen_of("/c/nocollapse/$U?_sleep=1500"), 4, 'VipCacheCollapse Off: 4 concurrent misses, 4 upstream requests');
+# a response that cannot be stored: the fetcher lets go of the lock as
+# soon as its headers say so, and the others stop waiting
+my $ncp = "/c/wait5/$U?_sleep=400&_hdr=Cache-Control:no-store";
+my $t0 = Time::HiRes::time();
+my @nc = concurrent($ncp, 4);
+my $dt = Time::HiRes::time() - $t0;
+is(scalar(grep { /^200 / } @nc), 4, 'uncacheable page, 4 concurrent: all 200');
+cmp_ok($dt, '<', 3, sprintf('uncacheable page: nobody waits the 5 s collapse wait (%.2f s)', $dt));
 
 # ---- stale-while-revalidate ----------------------------------------------------
 my $swr = "/c/$U/swr?_hdr=Cache-Control:max-age%3D1,%20stale-while-revalidate%3D30";
