@@ -234,34 +234,36 @@ apr_status_t vip_store_get(vip_store *st, apr_pool_t *p, const char *key,
     return rv;
 }
 
-apr_status_t vip_store_mget(vip_store *st, apr_pool_t *p,
-                            const char *const *keys, int n,
-                            vip_store_value *vals)
+/* A connection memcached closed (a restart) fails the first call that
+ * uses it, before any byte of an answer: worth one immediate retry on a
+ * fresh connection.  Timeouts are not retried (bounded latency). */
+static int retry_worth(memcached_return_t rc)
 {
-    memcached_st *m;
+    switch (rc) {
+    case MEMCACHED_CONNECTION_FAILURE:
+    case MEMCACHED_UNKNOWN_READ_FAILURE:
+    case MEMCACHED_READ_FAILURE:
+    case MEMCACHED_WRITE_FAILURE:
+    case MEMCACHED_ERRNO:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static memcached_return_t mget_once(memcached_st *m, apr_pool_t *p,
+                                    const char *const *keys,
+                                    const size_t *lens, int n,
+                                    vip_store_value *vals)
+{
     memcached_return_t rc;
     memcached_result_st res;
-    apr_status_t rv;
-    size_t *lens;
     int i;
 
     memset(vals, 0, sizeof(*vals) * (size_t)n);
-    if (n <= 0) {
-        return APR_SUCCESS;
-    }
-    if (!(m = take(st))) {
-        return APR_EGENERAL;
-    }
-    lens = apr_palloc(p, sizeof(size_t) * (size_t)n);
-    for (i = 0; i < n; i++) {
-        lens[i] = strlen(keys[i]);
-    }
     rc = memcached_mget(m, (const char *const *)keys, lens, (size_t)n);
     if (rc != MEMCACHED_SUCCESS) {
-        rv = result(st, m, rc);
-        rv = rv == APR_SUCCESS ? APR_EGENERAL : rv;
-        give(st, m, rv);
-        return rv;
+        return rc;
     }
     memcached_result_create(m, &res);
     while (memcached_fetch_result(m, &res, &rc)) {
@@ -278,8 +280,38 @@ apr_status_t vip_store_mget(vip_store *st, apr_pool_t *p,
     }
     memcached_result_free(&res);
     /* The loop ends with END (all answered) or with the first error. */
-    rv = (rc == MEMCACHED_END || rc == MEMCACHED_SUCCESS
-          || rc == MEMCACHED_NOTFOUND) ? APR_SUCCESS : result(st, m, rc);
+    return rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND
+           ? MEMCACHED_SUCCESS : rc;
+}
+
+apr_status_t vip_store_mget(vip_store *st, apr_pool_t *p,
+                            const char *const *keys, int n,
+                            vip_store_value *vals)
+{
+    memcached_st *m;
+    memcached_return_t rc;
+    apr_status_t rv;
+    size_t *lens;
+    int i;
+
+    memset(vals, 0, sizeof(*vals) * (size_t)(n > 0 ? n : 0));
+    if (n <= 0) {
+        return APR_SUCCESS;
+    }
+    if (!(m = take(st))) {
+        return APR_EGENERAL;
+    }
+    lens = apr_palloc(p, sizeof(size_t) * (size_t)n);
+    for (i = 0; i < n; i++) {
+        lens[i] = strlen(keys[i]);
+    }
+    rc = mget_once(m, p, keys, lens, n, vals);
+    if (retry_worth(rc)) {
+        /* values of the first try stay owned by p's cleanups */
+        memcached_quit(m);
+        rc = mget_once(m, p, keys, lens, n, vals);
+    }
+    rv = result(st, m, rc);
     if (rv != APR_SUCCESS) {
         rv = APR_EGENERAL;
     }
@@ -290,14 +322,19 @@ apr_status_t vip_store_mget(vip_store *st, apr_pool_t *p,
 apr_status_t vip_store_set(vip_store *st, apr_pool_t *p, const char *key,
                            const void *data, apr_size_t len, apr_uint32_t ttl)
 {
+    memcached_return_t rc;
     memcached_st *m = take(st);
     apr_status_t rv;
 
     if (!m) {
         return APR_EGENERAL;
     }
-    rv = result(st, m, memcached_set(m, key, strlen(key), data, len,
-                                     (time_t)ttl, 0));
+    rc = memcached_set(m, key, strlen(key), data, len, (time_t)ttl, 0);
+    if (retry_worth(rc)) {
+        memcached_quit(m);
+        rc = memcached_set(m, key, strlen(key), data, len, (time_t)ttl, 0);
+    }
+    rv = result(st, m, rc);
     give(st, m, rv);
     return rv;
 }
@@ -305,14 +342,19 @@ apr_status_t vip_store_set(vip_store *st, apr_pool_t *p, const char *key,
 apr_status_t vip_store_add(vip_store *st, apr_pool_t *p, const char *key,
                            const void *data, apr_size_t len, apr_uint32_t ttl)
 {
+    memcached_return_t rc;
     memcached_st *m = take(st);
     apr_status_t rv;
 
     if (!m) {
         return APR_EGENERAL;
     }
-    rv = result(st, m, memcached_add(m, key, strlen(key), data, len,
-                                     (time_t)ttl, 0));
+    rc = memcached_add(m, key, strlen(key), data, len, (time_t)ttl, 0);
+    if (retry_worth(rc)) {
+        memcached_quit(m);
+        rc = memcached_add(m, key, strlen(key), data, len, (time_t)ttl, 0);
+    }
+    rv = result(st, m, rc);
     give(st, m, rv);
     return rv;
 }
@@ -321,6 +363,7 @@ apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
                             apr_uint64_t initial, apr_uint32_t ttl,
                             apr_uint64_t *out)
 {
+    memcached_return_t rc;
     memcached_st *m = take(st);
     size_t klen = strlen(key);
     uint64_t v = 0;
@@ -331,7 +374,12 @@ apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
     if (!m) {
         return APR_EGENERAL;
     }
-    rv = result(st, m, memcached_increment(m, key, klen, 1, &v));
+    rc = memcached_increment(m, key, klen, 1, &v);
+    if (retry_worth(rc)) {
+        memcached_quit(m);
+        rc = memcached_increment(m, key, klen, 1, &v);
+    }
+    rv = result(st, m, rc);
     if (rv == APR_NOTFOUND) {
         len = apr_snprintf(buf, sizeof(buf), "%" APR_UINT64_T_FMT, initial);
         rv = result(st, m, memcached_add(m, key, klen, buf, (size_t)len,
@@ -351,13 +399,19 @@ apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
 
 apr_status_t vip_store_delete(vip_store *st, apr_pool_t *p, const char *key)
 {
+    memcached_return_t rc;
     memcached_st *m = take(st);
     apr_status_t rv;
 
     if (!m) {
         return APR_EGENERAL;
     }
-    rv = result(st, m, memcached_delete(m, key, strlen(key), 0));
+    rc = memcached_delete(m, key, strlen(key), 0);
+    if (retry_worth(rc)) {
+        memcached_quit(m);
+        rc = memcached_delete(m, key, strlen(key), 0);
+    }
+    rv = result(st, m, rc);
     give(st, m, rv);
     return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
 }

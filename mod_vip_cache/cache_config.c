@@ -9,6 +9,7 @@
  *   VipCacheShared On|Off, VipCacheStoreCookies On|Off   location
  *   VipCacheIgnoreParams name|prefix*...                 location
  *   VipCacheMaxSize bytes[K|M]                           location
+ *   VipCacheCollapse On|Off, VipCacheCollapseWait ms     location
  *
  * Every value is checked here, because `httpd -t` stops before
  * post_config.  A location with VipCache On on a server without
@@ -60,6 +61,7 @@ void *vip_cache_create_dir(apr_pool_t *p, char *dir)
     c->shared = c->store_cookies = -1;
     c->max_size = 0;
     c->ignore = NULL;
+    c->collapse = c->collapse_wait = -1;
     return c;
 }
 
@@ -77,6 +79,8 @@ void *vip_cache_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(ttl_404);
     MERGE_INT(shared);
     MERGE_INT(store_cookies);
+    MERGE_INT(collapse);
+    MERGE_INT(collapse_wait);
     c->max_size = add->max_size ? add->max_size : base->max_size;
     /* Ignored parameters accumulate from outer to inner sections. */
     if (base->ignore && add->ignore) {
@@ -136,6 +140,16 @@ int vip_cache_store_cookies(const vip_cache_dir_conf *c)
 apr_size_t vip_cache_max_size(const vip_cache_dir_conf *c)
 {
     return c->max_size ? c->max_size : VIP_CACHE_DEFAULT_MAX_SIZE;
+}
+
+int vip_cache_collapse_on(const vip_cache_dir_conf *c)
+{
+    return c->collapse != 0;
+}
+
+int vip_cache_collapse_wait(const vip_cache_dir_conf *c)
+{
+    return c->collapse_wait >= 0 ? c->collapse_wait : VIP_CACHE_COLLAPSE_WAIT;
 }
 
 /* ---- directives -------------------------------------------------------- */
@@ -272,6 +286,18 @@ static const char *cmd_max_size(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *cmd_wait(cmd_parms *cmd, void *dc, const char *arg)
+{
+    vip_cache_dir_conf *c = dc;
+
+    if (!vip_parse_int(arg, 0, VIP_CACHE_COLLAPSE_MAX, &c->collapse_wait)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of "
+                            "milliseconds from 0 to %d", cmd->cmd->name, arg,
+                            VIP_CACHE_COLLAPSE_MAX);
+    }
+    return NULL;
+}
+
 #define DIR_OFF(f) (void *)APR_OFFSETOF(vip_cache_dir_conf, f)
 
 const command_rec vip_cache_cmds[] = {
@@ -300,6 +326,14 @@ const command_rec vip_cache_cmds[] = {
                     RSRC_CONF | ACCESS_CONF,
                     "query parameters left out of the key and the upstream "
                     "request (name, or prefix*)"),
+    AP_INIT_FLAG("VipCacheCollapse", cmd_flag, DIR_OFF(collapse),
+                 RSRC_CONF | ACCESS_CONF,
+                 "Off to let every miss go to the upstream (default On: one "
+                 "request across the cluster fetches, others serve stale or "
+                 "wait)"),
+    AP_INIT_TAKE1("VipCacheCollapseWait", cmd_wait, NULL, RSRC_CONF | ACCESS_CONF,
+                  "milliseconds a miss waits for another request's fetch "
+                  "(default 1000)"),
     AP_INIT_TAKE1("VipCacheMaxSize", cmd_max_size, NULL, RSRC_CONF | ACCESS_CONF,
                   "largest body stored, bytes[K|M] (default 1M - 8K)"),
     { NULL }

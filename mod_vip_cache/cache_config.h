@@ -18,6 +18,9 @@
  * own item header must fit too. */
 #define VIP_CACHE_DEFAULT_MAX_SIZE (1024 * 1024 - 8192)
 #define VIP_CACHE_MAX_SIZE_LIMIT   (128 * 1024 * 1024)
+#define VIP_CACHE_COLLAPSE_WAIT    1000
+#define VIP_CACHE_COLLAPSE_MAX     10000
+#define VIP_CACHE_LOCK_TTL         5     /* seconds a collapse lock lives */
 #define VIP_CACHE_CONNECT_MS       50
 #define VIP_CACHE_IO_MS            100
 #define VIP_CACHE_RETRY_S          2
@@ -38,6 +41,8 @@ typedef struct {
     int store_cookies;            /* -1 unset */
     apr_size_t max_size;          /* bytes, 0 unset */
     apr_array_header_t *ignore;   /* query parameter names; appended */
+    int collapse;                 /* -1 unset, 0, 1 */
+    int collapse_wait;            /* milliseconds, -1 unset */
 } vip_cache_dir_conf;
 
 extern const command_rec vip_cache_cmds[];
@@ -63,5 +68,7 @@ int vip_cache_ttl_404(const vip_cache_dir_conf *c);
 int vip_cache_shared(const vip_cache_dir_conf *c);
 int vip_cache_store_cookies(const vip_cache_dir_conf *c);
 apr_size_t vip_cache_max_size(const vip_cache_dir_conf *c);
+int vip_cache_collapse_on(const vip_cache_dir_conf *c);
+int vip_cache_collapse_wait(const vip_cache_dir_conf *c);
 
 #endif

@@ -38,19 +38,7 @@
 extern VIP_MODULE_EXPORT module AP_MODULE_DECLARE_DATA vip_cache_module;
 APLOG_USE_MODULE(vip_cache);
 
-typedef struct save_ctx save_ctx;
 
-/* Per request, from fixups to the save filter. */
-typedef struct {
-    const char *material;         /* key material without Vary */
-    const char *key;              /* primary key */
-    const char *scope;            /* "public", "shared", "t:<tenant>" */
-    const char *gen_key;          /* the scope's generation key */
-    apr_uint64_t scope_gen;       /* its value at lookup ... */
-    int scope_gen_known;          /* ... when memcached had one */
-    int credentials;              /* credentials without a tenant scope */
-    int lookup_done;
-} cache_req;
 
 /* The save filter's state. */
 struct save_ctx {
@@ -65,6 +53,7 @@ struct save_ctx {
     apr_uint32_t exptime;
     long ttl;
     int broken;
+    int stale_mode;               /* replacing a failed answer */
     vip_cache_entry e;            /* re-encoded at EOS with generations */
     apr_array_header_t *tags;     /* Surrogate-Key tags */
 };
@@ -195,8 +184,8 @@ static const char *req_header(void *ctx, const char *name)
     return apr_table_get(((request_rec *)ctx)->headers_in, name);
 }
 
-static int serve(request_rec *r, vip_cache_entry *e, vip_store_value *v,
-                 const char *key, apr_int64_t now)
+int vip_cache_serve(request_rec *r, vip_cache_entry *e, vip_store_value *v,
+                    const char *key, apr_int64_t now, const char *status)
 {
     apr_bucket_brigade *bb;
     apr_int64_t left = e->fresh_until - now;
@@ -217,13 +206,15 @@ static int serve(request_rec *r, vip_cache_entry *e, vip_store_value *v,
     apr_table_setn(r->headers_out, "Age",
                    apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                 now > e->stored_at ? now - e->stored_at : 0));
-    set_status(r, apr_psprintf(r->pool, "vip; hit; ttl=%" APR_INT64_T_FMT,
-                               left));
-    apr_table_setn(r->notes, VIP_NOTE_CACHE, "hit");
+    set_status(r, status ? status
+                          : apr_psprintf(r->pool, "vip; hit; ttl=%" APR_INT64_T_FMT,
+                                         left));
+    apr_table_setn(r->notes, VIP_NOTE_CACHE, left >= 0 ? "hit" : "stale");
     apr_table_setn(r->notes, VIP_NOTE_CACHE_KEY, key);
     apr_table_setn(r->notes, VIP_NOTE_CACHE_TTL,
                    apr_psprintf(r->pool, "%" APR_INT64_T_FMT, left));
-    count(&vip_cache_counters_get()->hits);
+    count(left >= 0 ? &vip_cache_counters_get()->hits
+                    : &vip_cache_counters_get()->stale);
     if (e->status == HTTP_OK && (cond = ap_meets_conditions(r)) != OK) {
         return cond;
     }
@@ -251,6 +242,31 @@ static int decode(request_rec *r, vip_store_value *v, vip_cache_entry *e)
         return 0;
     }
     return 1;
+}
+
+apr_status_t vip_cache_fetch_page(request_rec *r, vip_store *st,
+                                  cache_req *q, vip_cache_entry *e,
+                                  vip_store_value *v, const char **key)
+{
+    apr_status_t rv = vip_store_get(st, r->pool, q->key, v);
+
+    *key = q->key;
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!decode(r, v, e)) {
+        return APR_NOTFOUND;
+    }
+    if (e->kind == VIP_ENTRY_VARY) {
+        *key = vip_cache_key_hash(r->pool,
+                   vip_cache_key_vary(r->pool, q->material, e->vary,
+                                      req_header, r));
+        rv = *key ? vip_store_get(st, r->pool, *key, v) : APR_EGENERAL;
+        if (rv == APR_SUCCESS && !(decode(r, v, e) && e->kind == VIP_ENTRY_PAGE)) {
+            rv = APR_NOTFOUND;
+        }
+    }
+    return rv;
 }
 
 /* The generation fetched for key, from the multi-get's answers. */
@@ -377,9 +393,16 @@ int vip_cache_handler(request_rec *r)
                 && (!e.tags->nelts
                     || tags_current(r, st, q, key, &e, keys, vals, n, &rv))) {
                 if (now < e.fresh_until) {
-                    return serve(r, &e, &v, key, now);
+                    return vip_cache_serve(r, &e, &v, key, now, NULL);
                 }
                 fwd = "stale";
+                if (now < e.stale_until || now < e.error_until) {
+                    /* kept for stale-while-revalidate / -if-error */
+                    q->has_stale = 1;
+                    q->stale = e;
+                    q->stale_v = v;
+                    q->stale_key = key;
+                }
             }
         }
     }
@@ -392,6 +415,11 @@ int vip_cache_handler(request_rec *r)
         set_status(r, "vip; fwd=bypass; detail=store-unavailable");
         count(&vip_cache_counters_get()->bypasses);
         return DECLINED;
+    }
+    /* One request across the cluster fetches; the others serve stale or
+     * wait a little for its entry. */
+    if ((i = vip_cache_collapse(r, st, q, now)) != DECLINED) {
+        return i;
     }
     count(&vip_cache_counters_get()->misses);
     apr_table_setn(r->notes, VIP_NOTE_CACHE, "miss");
@@ -658,6 +686,7 @@ static void save_end(request_rec *r, save_ctx *s)
         count(&vip_cache_counters_get()->store_errors);
         return;
     }
+    vip_cache_unlock(r, s->q);
     count(&vip_cache_counters_get()->stores);
     apr_table_setn(r->notes, VIP_NOTE_CACHE, "stored");
     apr_table_setn(r->notes, VIP_NOTE_CACHE_KEY, s->key);
@@ -674,10 +703,20 @@ apr_status_t vip_cache_save_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     int eos = 0;
 
     s = f->ctx;
+    if (s->stale_mode) {
+        return vip_cache_stale_pass(f, s->q, bb);
+    }
     if (!s->started) {
         /* The first call sees the final status and headers. */
         s->started = 1;
+        if (r->status >= 500 && vip_cache_stale_on_error(r, s->q, r->status)) {
+            /* The upstream failed: its answer is replaced by the stale
+             * entry, and nothing is stored. */
+            s->stale_mode = 1;
+            return vip_cache_stale_pass(f, s->q, bb);
+        }
         if (!save_start(f, s)) {
+            vip_cache_unlock(r, s->q);
             ap_remove_output_filter(f);
             return ap_pass_brigade(f->next, bb);
         }

@@ -11,9 +11,31 @@
 #include "httpd.h"
 #include "util_filter.h"
 
+#include "cache_entry.h"
 #include "vip_store.h"
 
 #define VIP_CACHE_SAVE_FILTER "VIP_CACHE_SAVE"
+
+typedef struct save_ctx save_ctx;
+
+/* Per request, from fixups to the filters. */
+typedef struct {
+    const char *material;         /* key material without Vary */
+    const char *key;              /* primary key */
+    const char *scope;            /* "public", "shared", "t:<tenant>" */
+    const char *gen_key;          /* the scope's generation key */
+    apr_uint64_t scope_gen;       /* its value at lookup ... */
+    int scope_gen_known;          /* ... when memcached had one */
+    int credentials;              /* credentials without a tenant scope */
+    int lookup_done;
+    /* stale serving (cache_stale.c) */
+    int has_stale;                /* an expired entry within a stale window */
+    vip_cache_entry stale;
+    vip_store_value stale_v;
+    const char *stale_key;
+    int stale_started;            /* the stale filter replaced the head */
+    void *lock;                   /* the collapse lock this request holds */
+} cache_req;
 
 /* Counters for the status handler: in shared memory, updated with
  * atomics, reset when httpd restarts. */
@@ -35,6 +57,38 @@ void vip_cache_store_warn(request_rec *r, const char *what);
  * canonical query) in scope on r's virtual host and Host. */
 char *vip_cache_material(request_rec *r, const char *scope, const char *path,
                          const char *query);
+
+/* Answer r from entry e (the page under key): status, headers, Age,
+ * Cache-Status (the given value, or "vip; hit; ttl=N"), body. */
+int vip_cache_serve(request_rec *r, vip_cache_entry *e, vip_store_value *v,
+                    const char *key, apr_int64_t now, const char *status);
+
+/* The page under q's primary key (following a Vary entry), decoded:
+ * APR_SUCCESS, APR_NOTFOUND (absent or unusable) or a store failure. */
+apr_status_t vip_cache_fetch_page(request_rec *r, vip_store *st,
+                                  cache_req *q, vip_cache_entry *e,
+                                  vip_store_value *v, const char **key);
+
+/* cache_stale.c: an expired entry or a miss that others may be fetching.
+ * Returns DECLINED to go to the upstream (holding the lock when it got
+ * it), or the handler's result when r was answered (stale, or the page
+ * another request stored while this one waited). */
+int vip_cache_collapse(request_rec *r, vip_store *st, cache_req *q,
+                       apr_int64_t now);
+
+/* Release q's collapse lock now (no-op when it holds none). */
+void vip_cache_unlock(request_rec *r, cache_req *q);
+
+/* stale-if-error: from insert_error_filter (mod_proxy failed) and from
+ * the save filter (the upstream answered 5xx).  1 when r will be
+ * answered with q's stale entry. */
+int vip_cache_stale_on_error(request_rec *r, cache_req *q, int status);
+void vip_cache_insert_error_filter(request_rec *r);
+apr_status_t vip_cache_stale_filter(ap_filter_t *f, apr_bucket_brigade *bb);
+/* The stale filter's work for q, also called by the save filter. */
+apr_status_t vip_cache_stale_pass(ap_filter_t *f, cache_req *q,
+                                  apr_bucket_brigade *bb);
+#define VIP_CACHE_STALE_FILTER "VIP_CACHE_STALE"
 
 int vip_cache_fixups(request_rec *r);
 int vip_cache_purge_handler(request_rec *r);

@@ -225,6 +225,7 @@ const char *vip_cache_note_enabled(cmd_parms *cmd)
 static void vip_cache_register_hooks(apr_pool_t *p)
 {
     static const char *const before_proxy[] = { "mod_proxy.c", NULL };
+    static const char *const before_route[] = { "mod_vip_route.c", NULL };
 
     ap_hook_pre_config(cache_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(cache_check_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -242,8 +243,12 @@ static void vip_cache_register_hooks(apr_pool_t *p)
     ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(vip_cache_purge_handler, NULL, NULL, APR_HOOK_MIDDLE);
     vip_problem_register("VIP_CACHE_PROBLEM");
-    ap_hook_insert_error_filter(vip_problem_insert_filter, NULL, NULL,
-                                APR_HOOK_MIDDLE);
+    /* Before mod_vip_route's: a failure answered from a stale page is no
+     * longer an error by the time route makes its problem documents. */
+    ap_hook_insert_error_filter(vip_cache_insert_error_filter, NULL,
+                                before_route, APR_HOOK_FIRST);
+    ap_register_output_filter(VIP_CACHE_STALE_FILTER, vip_cache_stale_filter,
+                              NULL, AP_FTYPE_RESOURCE - 1);
     /* Just above the resource filters: the save filter sees the body as
      * the upstream sent it, before any later content filter (ESI, SSI,
      * compression) rewrites it, so a page is stored with its markup. */

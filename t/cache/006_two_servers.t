@@ -31,7 +31,8 @@ for my $k (@keys) {
 }
 ok(($on{1} // 0) >= 5, "instance 1 holds entries ($on{1})");
 ok(($on{2} // 0) >= 5, "instance 2 holds entries ($on{2})");
-ok(!$on{none} && !$on{both}, 'every entry on exactly one server');
+ok(!$on{none} && !$on{both}, 'every entry on exactly one server')
+    or diag(join ', ', map { "$_: $on{$_}" } sort keys %on);
 my $hits = 0;
 for my $i (1 .. 40) {
     my (undef, $h) = with_hits { GET("/c/$U/spread$i") };

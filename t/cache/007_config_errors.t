@@ -46,6 +46,9 @@ my @CASES = (
     ['max size 0', "<Location /x>\nVipCacheMaxSize 0\n</Location>", [qr/VipCacheMaxSize/, qr/'0'/], 1],
     ['max size too big', "<Location /x>\nVipCacheMaxSize 200M\n</Location>", [qr/VipCacheMaxSize/, qr/128M/], 1],
     ['max size unit', "<Location /x>\nVipCacheMaxSize 1G\n</Location>", [qr/VipCacheMaxSize/, qr/'1G'/], 1],
+    ['collapse wait negative', "<Location /x>\nVipCacheCollapseWait -1\n</Location>", [qr/VipCacheCollapseWait/, qr/'-1'/], 1],
+    ['collapse wait too long', "<Location /x>\nVipCacheCollapseWait 60000\n</Location>", [qr/VipCacheCollapseWait/, qr/10000/], 1],
+    ['collapse bad flag', "<Location /x>\nVipCacheCollapse sometimes\n</Location>", [qr/VipCacheCollapse/], 1],
 );
 
 plan tests => 2 * @CASES + 4, need_vip_cache();
@@ -86,6 +89,8 @@ VipCacheServers 127.0.0.1:1 127.0.0.1:2 connect_timeout=20 timeout=50 retry=1 de
     VipCacheStoreCookies Off
     VipCacheIgnoreParams utm_* fbclid gclid
     VipCacheMaxSize 512K
+    VipCacheCollapse On
+    VipCacheCollapseWait 250
 </Location>
 <Location /x/y>
     VipCacheMinTTL 100

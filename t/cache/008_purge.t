@@ -55,8 +55,13 @@ sub B { my ($path, @h) = @_; $two->get($path, Host => 'localhost', @h) }
 sub purge_b { B("/purge?$_[0]", method => 'POST') }
 
 # ---- entries are shared by both nodes ------------------------------------
+my @NOTE = qw(reqid status cache key ttl tenant method uri query);
 my $tagged = "/c/$U/p?_hdr=Surrogate-Key:product-1%20brand-7";
-my ($a1) = with_hits { GET($tagged) };
+my $aid = req_id();
+my ($a1) = with_hits { GET($tagged, 'X-Req-Id' => $aid) };
+# The entry is written after the response went out; the access log line
+# comes after that.
+log_fields_for('vip_cache_notes.log', \@NOTE, $aid, 5, 1);
 like(cs($a1), qr/stored/, 'node A stores a tagged page');
 is($a1->header('Surrogate-Key'), undef, 'the client never sees Surrogate-Key');
 my ($b1, $bh1) = with_hits { B($tagged) };

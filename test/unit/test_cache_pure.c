@@ -286,9 +286,10 @@ static void measure(void)
     }
     x = ns_per(run_xxh, d, n, 2000);
     s = ns_per(run_sha, d, n, 500);
+    /* A figure, not an assertion: under the sanitizers XXH64 is
+     * instrumented and libcrypto is not. */
     printf("# checksum of 20 KB: XXH64 %.2f us, SHA-256 %.2f us\n",
            x / 1000, s / 1000);
-    CHECK(x < s, "XXH64 is cheaper than SHA-256");
 }
 
 /* ---- policy ------------------------------------------------------------ */
