@@ -141,6 +141,14 @@ static apr_uint64_t now_ms(void)
     return (apr_uint64_t)(apr_time_now() / 1000);
 }
 
+/* One request to memcached (the status handler counts them). */
+static void trip(vip_store *st)
+{
+    if (st->shared) {
+        apr_atomic_inc64(&st->shared->round_trips);
+    }
+}
+
 /* A handle, or NULL when the breaker is open or the pool is exhausted. */
 static memcached_st *take(vip_store *st)
 {
@@ -255,6 +263,7 @@ apr_status_t vip_store_mget(vip_store *st, apr_pool_t *p,
     for (i = 0; i < n; i++) {
         lens[i] = strlen(keys[i]);
     }
+    trip(st);
     rc = memcached_mget(m, (const char *const *)keys, lens, (size_t)n);
     if (rc != MEMCACHED_SUCCESS) {
         rv = result(st, m, rc);
@@ -295,6 +304,7 @@ apr_status_t vip_store_set(vip_store *st, apr_pool_t *p, const char *key,
     if (!m) {
         return APR_EGENERAL;
     }
+    trip(st);
     rv = result(st, m, memcached_set(m, key, strlen(key), data, len,
                                      (time_t)ttl, 0));
     give(st, m, rv);
@@ -310,6 +320,7 @@ apr_status_t vip_store_add(vip_store *st, apr_pool_t *p, const char *key,
     if (!m) {
         return APR_EGENERAL;
     }
+    trip(st);
     rv = result(st, m, memcached_add(m, key, strlen(key), data, len,
                                      (time_t)ttl, 0));
     give(st, m, rv);
@@ -330,14 +341,17 @@ apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
     if (!m) {
         return APR_EGENERAL;
     }
+    trip(st);
     rv = result(st, m, memcached_increment(m, key, klen, 1, &v));
     if (rv == APR_NOTFOUND) {
         len = apr_snprintf(buf, sizeof(buf), "%" APR_UINT64_T_FMT, initial);
+        trip(st);
         rv = result(st, m, memcached_add(m, key, klen, buf, (size_t)len,
                                          (time_t)ttl, 0));
         v = initial;
         if (rv == APR_EEXIST) {
             /* Another node created it between our incr and add. */
+            trip(st);
             rv = result(st, m, memcached_increment(m, key, klen, 1, &v));
         }
     }
@@ -356,6 +370,7 @@ apr_status_t vip_store_delete(vip_store *st, apr_pool_t *p, const char *key)
     if (!m) {
         return APR_EGENERAL;
     }
+    trip(st);
     rv = result(st, m, memcached_delete(m, key, strlen(key), 0));
     give(st, m, rv);
     return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
