@@ -16,6 +16,7 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET HEAD POST);
 use IO::Uncompress::Gunzip ();
 use JSON ();
+use Time::HiRes ();
 use Vip::Test;
 
 plan tests => 43, need_vip_cache();
@@ -44,6 +45,8 @@ is($r1->header('Surrogate-Control'), undef, 'Surrogate-Control removed before th
 is($r1->header('Cache-Status'), 'vip; fwd=uri-miss; stored', "the page's own Cache-Status");
 my $n1 = notes($id1);
 is($n1->{esi}, 'includes=10 hits=0 misses=10 errors=0', 'note vip.esi on the miss');
+# the page cache stores after the response went out
+Time::HiRes::sleep(0.3);
 
 my $id2 = req_id();
 my ($r2, $h2) = with_hits { GET("/e/page10.html?_esi=1&u=$U", 'X-Req-Id' => $id2) };

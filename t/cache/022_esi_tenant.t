@@ -11,6 +11,7 @@ use lib "$FindBin::Bin/../lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET);
+use Time::HiRes ();
 use Vip::Test;
 
 plan tests => 12, need_vip_cache(), need_vip_auth();
@@ -28,6 +29,8 @@ flush_all();
 my ($a1, $ah1) = with_hits { auth_get("/te/twho.html?u=$U", key => $ACME) };
 is($a1->code, 200, 'acme page: 200');
 is_deeply(tenants($a1->content), ['acme'], "acme page: the fragment carries acme's identity");
+# the page cache stores after the response went out
+Time::HiRes::sleep(0.3);
 my ($a2, $ah2) = with_hits { auth_get("/te/twho.html?u=$U", key => $ACME) };
 is($ah2, 0, 'acme again: page and fragment from the cache');
 is($a2->content, $a1->content, 'acme again: the same page');
@@ -37,8 +40,10 @@ is($hh1, 2, "hooli: its own page and fragment entries (upstream asked twice)");
 
 # the page shared, the fragment per tenant
 my ($s1) = auth_get("/ts/twho.html?u=$U", key => $ACME);
+Time::HiRes::sleep(0.3);
 is_deeply(tenants($s1->content), ['acme'], 'shared page for acme: acme fragment');
 my ($s2, $sh2) = with_hits { auth_get("/ts/twho.html?u=$U", key => $HOOLI) };
+Time::HiRes::sleep(0.3);
 is_deeply(tenants($s2->content), ['hooli'], "shared page for hooli: hooli's fragment (E9)");
 like($s2->header('Cache-Status') // '', qr/^vip; hit/, 'shared page for hooli: the page was a hit');
 my ($s3, $sh3) = with_hits { auth_get("/ts/twho.html?u=$U", key => $HOOLI) };
