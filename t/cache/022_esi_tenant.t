@@ -26,6 +26,7 @@ sub flush_all { mc_flush(); local $Vip::Test::MC = 2; mc_flush() }
 sub tenants { my $b = shift; [ $b =~ /"X-Vip-Tenant", "([^"]*)"/gi ] }
 
 flush_all();
+Time::HiRes::sleep(0.5);
 my ($a1, $ah1) = with_hits { auth_get("/te/twho.html?u=$U", key => $ACME) };
 is($a1->code, 200, 'acme page: 200');
 is_deeply(tenants($a1->content), ['acme'], "acme page: the fragment carries acme's identity");
