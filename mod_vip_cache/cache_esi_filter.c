@@ -34,7 +34,6 @@
 
 #include "mod_vip.h"
 #include "vip_common.h"
-#include "vip_config.h"
 #include "vip_problem.h"
 #include "cache_config.h"
 #include "cache_entry.h"
@@ -52,100 +51,6 @@ APLOG_USE_MODULE(vip_cache);
 #define NOTE_FETCHING "vip.esi_fetching"
 /* On a page that failed: the error hook gives it the problem body. */
 #define NOTE_FAILED   "vip.esi_failed"
-
-/* ---- configuration ------------------------------------------------------- */
-
-static int esi_mode(const vip_cache_dir_conf *c)
-{
-    return c->esi >= 0 ? c->esi : VIP_ESI_OFF;
-}
-
-static int esi_depth(const vip_cache_dir_conf *c)
-{
-    return c->esi_depth > 0 ? c->esi_depth : VIP_ESI_DEPTH_DEFAULT;
-}
-
-static int esi_includes(const vip_cache_dir_conf *c)
-{
-    return c->esi_includes > 0 ? c->esi_includes
-                               : VIP_ESI_MAX_INCLUDES_DEFAULT;
-}
-
-static apr_interval_time_t esi_timeout(const vip_cache_dir_conf *c)
-{
-    return apr_time_from_msec(c->esi_timeout_ms > 0 ? c->esi_timeout_ms
-                                                    : VIP_ESI_TIMEOUT_DEFAULT_MS);
-}
-
-static apr_size_t esi_max_bytes(const vip_cache_dir_conf *c)
-{
-    return c->esi_max_bytes ? c->esi_max_bytes : VIP_ESI_BYTES_DEFAULT;
-}
-
-static apr_size_t esi_max_page(const vip_cache_dir_conf *c)
-{
-    return c->esi_max_page ? c->esi_max_page : VIP_ESI_PAGE_DEFAULT;
-}
-
-const char *vip_esi_cmd_mode(cmd_parms *cmd, void *dc, const char *arg)
-{
-    int *slot = (int *)((char *)dc + (apr_size_t)cmd->info);
-
-    if (strcasecmp(arg, "on") == 0) {
-        *slot = VIP_ESI_ON;
-    }
-    else if (strcasecmp(arg, "off") == 0) {
-        *slot = VIP_ESI_OFF;
-    }
-    else if (strcasecmp(arg, "force") == 0) {
-        *slot = VIP_ESI_FORCE;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not On, Off or Force",
-                            cmd->cmd->name, arg);
-    }
-    return NULL;
-}
-
-const char *vip_esi_cmd_int(cmd_parms *cmd, void *dc, const char *arg)
-{
-    vip_cache_dir_conf *c = dc;
-    int *slot = (int *)((char *)dc + (apr_size_t)cmd->info);
-    long hi = slot == &c->esi_depth ? VIP_ESI_DEPTH_MAX
-              : slot == &c->esi_includes ? VIP_ESI_INCLUDES_MAX
-              : VIP_ESI_TIMEOUT_MAX_MS;
-
-    if (!vip_parse_int(arg, 1, hi, slot)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 1 to "
-                            "%ld", cmd->cmd->name, arg, hi);
-    }
-    return NULL;
-}
-
-const char *vip_esi_cmd_size(cmd_parms *cmd, void *dc, const char *arg)
-{
-    apr_size_t *slot = (apr_size_t *)((char *)dc + (apr_size_t)cmd->info);
-    apr_size_t n = strlen(arg), mult = 1;
-    char *num = apr_pstrdup(cmd->temp_pool, arg);
-    int v;
-
-    if (n > 1 && apr_toupper(arg[n - 1]) == 'K') {
-        mult = 1024;
-        num[n - 1] = '\0';
-    }
-    else if (n > 1 && apr_toupper(arg[n - 1]) == 'M') {
-        mult = 1024 * 1024;
-        num[n - 1] = '\0';
-    }
-    if (!vip_parse_int(num, 1, VIP_ESI_PAGE_MAX, &v)
-        || (apr_size_t)v * mult > VIP_ESI_PAGE_MAX) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a size from 1 byte "
-                            "to 64M (bytes, or with K or M)", cmd->cmd->name,
-                            arg);
-    }
-    *slot = (apr_size_t)v * mult;
-    return NULL;
-}
 
 /* ---- counters and logs --------------------------------------------------- */
 
@@ -293,7 +198,7 @@ static int esi_start(ap_filter_t *f, esi_ctx *x)
     const char *sc = apr_table_get(r->headers_out, "Surrogate-Control");
     const char *ce = apr_table_get(r->headers_out, "Content-Encoding");
     int opt_in = (sc && esi_opt_in(r->pool, sc))
-                 || esi_mode(dc) == VIP_ESI_FORCE;
+                 || vip_esi_mode(dc) == VIP_ESI_FORCE;
     vip_esi_limits lim;
 
     restore_ae(r, x);
@@ -321,8 +226,8 @@ static int esi_start(ap_filter_t *f, esi_ctx *x)
         return 0;                 /* HEAD: no fragments needed (E7) */
     }
     memset(&lim, 0, sizeof(lim));
-    lim.max_includes = esi_includes(dc);
-    x->max_page = esi_max_page(dc);
+    lim.max_includes = vip_esi_includes(dc);
+    x->max_page = vip_esi_max_page(dc);
     x->doc = vip_esi_doc_make(r->pool);
     x->ps = vip_esi_parser_create(r->pool, &lim, vip_esi_collect, x->doc);
     x->held = apr_brigade_create(r->pool, r->connection->bucket_alloc);
@@ -441,9 +346,9 @@ static void lookup(ap_filter_t *f, esi_inc *in, const char *src)
      * every level below it. */
     for (top = r; top->main; top = top->main) {
     }
-    depth = esi_depth(dc);
-    if (esi_depth(vip_cache_dir(top)) < depth) {
-        depth = esi_depth(vip_cache_dir(top));
+    depth = vip_esi_depth(dc);
+    if (vip_esi_depth(vip_cache_dir(top)) < depth) {
+        depth = vip_esi_depth(vip_cache_dir(top));
     }
     if ((why = vip_esi_chain_check(r->pool, chain, n, uri, depth + 1))) {
         if (strcmp(why, "depth") == 0) {
@@ -559,7 +464,7 @@ static int usable(request_rec *r, esi_inc *in, const mget_set *m,
         /* A nested ESI fragment is assembled by its own subrequest; an
          * encoded one would mix encodings (E8). */
         if ((strcasecmp(h->name, "Surrogate-Control") == 0
-             && esi_mode(vip_cache_dir(in->rr)) != VIP_ESI_OFF)
+             && vip_esi_mode(vip_cache_dir(in->rr)) != VIP_ESI_OFF)
             || (strcasecmp(h->name, "Content-Encoding") == 0
                 && strcasecmp(h->value, "identity") != 0)) {
             return 0;
@@ -792,13 +697,13 @@ static apr_status_t esi_assemble(ap_filter_t *f, esi_ctx *x)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VIPLOGNO(03504)
                       "ESI page has %d markup error(s) (%d include(s) "
                       "beyond VipCacheESIMaxIncludes %d, dropped)",
-                      x->doc->errors, too_many, esi_includes(dc));
+                      x->doc->errors, too_many, vip_esi_includes(dc));
     }
     if (too_many) {
         x->limit = "includes";
     }
-    x->deadline = apr_time_now() + esi_timeout(dc);
-    x->max_bytes = esi_max_bytes(dc);
+    x->deadline = apr_time_now() + vip_esi_timeout(dc);
+    x->max_bytes = vip_esi_max_bytes(dc);
 
     /* Fragments ask for identity too, like the page (E8). */
     apr_table_unset(r->headers_in, "Accept-Encoding");
@@ -957,7 +862,7 @@ static void esi_insert_filter(request_rec *r)
     const vip_cache_dir_conf *dc = vip_cache_dir(r);
     esi_ctx *x;
 
-    if (esi_mode(dc) == VIP_ESI_OFF) {
+    if (vip_esi_mode(dc) == VIP_ESI_OFF) {
         return;
     }
     x = apr_pcalloc(r->pool, sizeof(*x));

@@ -12,6 +12,8 @@
 #include "httpd.h"
 #include "http_config.h"
 
+#include "cache_config.h"
+
 #define VIP_ESI_FILTER         "VIP_ESI"
 #define VIP_ESI_CAPTURE_FILTER "VIP_ESI_CAPTURE"
 
@@ -49,6 +51,15 @@ typedef struct {
 const char *vip_esi_cmd_mode(cmd_parms *cmd, void *dc, const char *arg);
 const char *vip_esi_cmd_int(cmd_parms *cmd, void *dc, const char *arg);
 const char *vip_esi_cmd_size(cmd_parms *cmd, void *dc, const char *arg);
+
+/* The values in effect for a location, defaults applied
+ * (cache_esi_conf.c). */
+int vip_esi_mode(const vip_cache_dir_conf *c);
+int vip_esi_depth(const vip_cache_dir_conf *c);
+int vip_esi_includes(const vip_cache_dir_conf *c);
+apr_interval_time_t vip_esi_timeout(const vip_cache_dir_conf *c);
+apr_size_t vip_esi_max_bytes(const vip_cache_dir_conf *c);
+apr_size_t vip_esi_max_page(const vip_cache_dir_conf *c);
 
 /* Register the filters and the hooks (from register_hooks). */
 void vip_esi_register(apr_pool_t *p);
