@@ -42,6 +42,8 @@
                                                     "uncacheable", "error"     */
 #define VIP_NOTE_CACHE_KEY    "vip.cache_key"    /* vip:<version>:<hex digest>  */
 #define VIP_NOTE_CACHE_TTL    "vip.cache_ttl"    /* seconds of freshness left   */
+#define VIP_NOTE_ESI          "vip.esi"          /* ESI page: "includes=N hits=N
+                                                    misses=N errors=N"         */
 
 /* ---- notes set by mod_vip_limit (post_read_request for per-IP limits,
  * after check_authn for tenant/plan/route limits) ---------------------- */

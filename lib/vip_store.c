@@ -142,6 +142,14 @@ static apr_uint64_t now_ms(void)
     return (apr_uint64_t)(apr_time_now() / 1000);
 }
 
+/* One request to memcached (the status handler counts them). */
+static void trip(vip_store *st)
+{
+    if (st->shared) {
+        apr_atomic_inc64(&st->shared->round_trips);
+    }
+}
+
 /* A handle, or NULL when the breaker is open or the pool is exhausted. */
 static memcached_st *take(vip_store *st)
 {
@@ -305,10 +313,12 @@ apr_status_t vip_store_mget(vip_store *st, apr_pool_t *p,
     for (i = 0; i < n; i++) {
         lens[i] = strlen(keys[i]);
     }
+    trip(st);
     rc = mget_once(m, p, keys, lens, n, vals);
     if (retry_worth(rc)) {
         /* values of the first try stay owned by p's cleanups */
         memcached_quit(m);
+        trip(st);
         rc = mget_once(m, p, keys, lens, n, vals);
     }
     rv = result(st, m, rc);
@@ -329,9 +339,11 @@ apr_status_t vip_store_set(vip_store *st, apr_pool_t *p, const char *key,
     if (!m) {
         return APR_EGENERAL;
     }
+    trip(st);
     rc = memcached_set(m, key, strlen(key), data, len, (time_t)ttl, 0);
     if (retry_worth(rc)) {
         memcached_quit(m);
+        trip(st);
         rc = memcached_set(m, key, strlen(key), data, len, (time_t)ttl, 0);
     }
     rv = result(st, m, rc);
@@ -349,9 +361,11 @@ apr_status_t vip_store_add(vip_store *st, apr_pool_t *p, const char *key,
     if (!m) {
         return APR_EGENERAL;
     }
+    trip(st);
     rc = memcached_add(m, key, strlen(key), data, len, (time_t)ttl, 0);
     if (retry_worth(rc)) {
         memcached_quit(m);
+        trip(st);
         rc = memcached_add(m, key, strlen(key), data, len, (time_t)ttl, 0);
     }
     rv = result(st, m, rc);
@@ -374,19 +388,23 @@ apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
     if (!m) {
         return APR_EGENERAL;
     }
+    trip(st);
     rc = memcached_increment(m, key, klen, 1, &v);
     if (retry_worth(rc)) {
         memcached_quit(m);
+        trip(st);
         rc = memcached_increment(m, key, klen, 1, &v);
     }
     rv = result(st, m, rc);
     if (rv == APR_NOTFOUND) {
         len = apr_snprintf(buf, sizeof(buf), "%" APR_UINT64_T_FMT, initial);
+        trip(st);
         rv = result(st, m, memcached_add(m, key, klen, buf, (size_t)len,
                                          (time_t)ttl, 0));
         v = initial;
         if (rv == APR_EEXIST) {
             /* Another node created it between our incr and add. */
+            trip(st);
             rv = result(st, m, memcached_increment(m, key, klen, 1, &v));
         }
     }
@@ -406,9 +424,11 @@ apr_status_t vip_store_delete(vip_store *st, apr_pool_t *p, const char *key)
     if (!m) {
         return APR_EGENERAL;
     }
+    trip(st);
     rc = memcached_delete(m, key, strlen(key), 0);
     if (retry_worth(rc)) {
         memcached_quit(m);
+        trip(st);
         rc = memcached_delete(m, key, strlen(key), 0);
     }
     rv = result(st, m, rc);

@@ -55,6 +55,7 @@ typedef struct {
 typedef struct {
     volatile apr_uint64_t open_until_ms;  /* store refused until then */
     volatile apr_uint32_t timeouts;       /* timeouts seen, total */
+    volatile apr_uint64_t round_trips;    /* requests sent to memcached */
 } vip_store_shared;
 
 /* Parse "host:port ..." words into conf->servers (from p); NULL on

@@ -25,6 +25,7 @@
 #include "vip_common.h"
 #include "vip_config.h"
 #include "cache_config.h"
+#include "cache_esi_filter.h"
 
 extern VIP_MODULE_EXPORT module AP_MODULE_DECLARE_DATA vip_cache_module;
 
@@ -62,6 +63,8 @@ void *vip_cache_create_dir(apr_pool_t *p, char *dir)
     c->max_size = 0;
     c->ignore = NULL;
     c->collapse = c->collapse_wait = -1;
+    c->esi = c->esi_depth = c->esi_includes = c->esi_timeout_ms = -1;
+    c->esi_max_bytes = c->esi_max_page = 0;
     return c;
 }
 
@@ -82,6 +85,14 @@ void *vip_cache_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(collapse);
     MERGE_INT(collapse_wait);
     c->max_size = add->max_size ? add->max_size : base->max_size;
+    MERGE_INT(esi);
+    MERGE_INT(esi_depth);
+    MERGE_INT(esi_includes);
+    MERGE_INT(esi_timeout_ms);
+    c->esi_max_bytes = add->esi_max_bytes ? add->esi_max_bytes
+                                          : base->esi_max_bytes;
+    c->esi_max_page = add->esi_max_page ? add->esi_max_page
+                                        : base->esi_max_page;
     /* Ignored parameters accumulate from outer to inner sections. */
     if (base->ignore && add->ignore) {
         c->ignore = apr_array_append(p, base->ignore, add->ignore);
@@ -336,5 +347,27 @@ const command_rec vip_cache_cmds[] = {
                   "(default 1000)"),
     AP_INIT_TAKE1("VipCacheMaxSize", cmd_max_size, NULL, RSRC_CONF | ACCESS_CONF,
                   "largest body stored, bytes[K|M] (default 1M - 8K)"),
+    AP_INIT_TAKE1("VipCacheESI", vip_esi_cmd_mode, DIR_OFF(esi),
+                  RSRC_CONF | ACCESS_CONF,
+                  "On: assemble ESI pages whose upstream sends Surrogate-"
+                  "Control: content=\"ESI/1.0\"; Force: every text/html page; "
+                  "Off (default)"),
+    AP_INIT_TAKE1("VipCacheESIMaxDepth", vip_esi_cmd_int, DIR_OFF(esi_depth),
+                  RSRC_CONF | ACCESS_CONF,
+                  "deepest level of nested includes, 1-10 (default 5)"),
+    AP_INIT_TAKE1("VipCacheESIMaxIncludes", vip_esi_cmd_int,
+                  DIR_OFF(esi_includes), RSRC_CONF | ACCESS_CONF,
+                  "includes per page, 1-1000 (default 64)"),
+    AP_INIT_TAKE1("VipCacheESITimeout", vip_esi_cmd_int,
+                  DIR_OFF(esi_timeout_ms), RSRC_CONF | ACCESS_CONF,
+                  "milliseconds for all fragments of a page, 1-300000 "
+                  "(default 10000)"),
+    AP_INIT_TAKE1("VipCacheESIMaxBytes", vip_esi_cmd_size,
+                  DIR_OFF(esi_max_bytes), RSRC_CONF | ACCESS_CONF,
+                  "fragment bytes per page, bytes[K|M] up to 64M (default 4M)"),
+    AP_INIT_TAKE1("VipCacheESIMaxPageSize", vip_esi_cmd_size,
+                  DIR_OFF(esi_max_page), RSRC_CONF | ACCESS_CONF,
+                  "largest ESI page held for assembly, bytes[K|M] up to 64M "
+                  "(default 1M)"),
     { NULL }
 };

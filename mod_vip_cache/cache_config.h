@@ -43,6 +43,12 @@ typedef struct {
     apr_array_header_t *ignore;   /* query parameter names; appended */
     int collapse;                 /* -1 unset, 0, 1 */
     int collapse_wait;            /* milliseconds, -1 unset */
+    int esi;                      /* VIP_ESI_*, -1 unset (cache_esi_filter) */
+    int esi_depth;                /* -1 unset */
+    int esi_includes;             /* -1 unset */
+    int esi_timeout_ms;           /* -1 unset */
+    apr_size_t esi_max_bytes;     /* 0 unset */
+    apr_size_t esi_max_page;      /* 0 unset */
 } vip_cache_dir_conf;
 
 extern const command_rec vip_cache_cmds[];

@@ -30,6 +30,7 @@
 #include "vip_headers.h"
 #include "cache_config.h"
 #include "cache_entry.h"
+#include "cache_esi_filter.h"
 #include "cache_gen.h"
 #include "cache_key.h"
 #include "cache_policy.h"
@@ -74,8 +75,7 @@ static int skip_header(const char *name)
     static const char *const skip[] = {
         "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer",
         "Upgrade", "Proxy-Authenticate", "Proxy-Connection", "Content-Length",
-        "Content-Type", "Age", "Cache-Status", "Date", "Surrogate-Control",
-        "Surrogate-Key", NULL
+        "Content-Type", "Age", "Cache-Status", "Date", "Surrogate-Key", NULL
     };
     int i;
 
@@ -137,7 +137,8 @@ int vip_cache_fixups(request_rec *r)
     const char *tenant;
     int i;
 
-    if (!vip_cache_enabled(dc) || r->main || r->prev) {
+    if (!vip_cache_enabled(dc) || r->prev
+        || (r->main && !vip_esi_fragment_request(r))) {
         return DECLINED;
     }
     /* Whatever happens next, the upstream never sees these. */
@@ -760,4 +761,21 @@ apr_status_t vip_cache_save_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         ap_remove_output_filter(f);
     }
     return rv;
+}
+
+/* ---- for the ESI filter -------------------------------------------------- */
+
+int vip_cache_req_view(const request_rec *r, vip_cache_view *v)
+{
+    const cache_req *q = ap_get_module_config(r->request_config,
+                                              &vip_cache_module);
+
+    if (!q || q->lookup_done) {
+        return 0;
+    }
+    v->material = q->material;
+    v->key = q->key;
+    v->scope = q->scope;
+    v->gen_key = q->gen_key;
+    return 1;
 }

@@ -13,6 +13,7 @@
 
 #include "cache_entry.h"
 #include "vip_store.h"
+#include "cache_esi_filter.h"
 
 #define VIP_CACHE_SAVE_FILTER "VIP_CACHE_SAVE"
 
@@ -43,6 +44,7 @@ typedef struct {
     vip_store_shared breaker;
     volatile apr_uint64_t hits, misses, stores, stale, store_errors,
                           bypasses, uncacheable, corrupt;
+    vip_esi_counters esi;
 } vip_cache_counters;
 
 vip_cache_counters *vip_cache_counters_get(void);
@@ -94,5 +96,13 @@ int vip_cache_fixups(request_rec *r);
 int vip_cache_purge_handler(request_rec *r);
 int vip_cache_handler(request_rec *r);
 apr_status_t vip_cache_save_filter(ap_filter_t *f, apr_bucket_brigade *bb);
+
+/* The keys fixups prepared for r (a GET the handler has not looked up
+ * yet): the ESI filter looks fragments up with them.  0 when r does not
+ * use the cache. */
+typedef struct {
+    const char *material, *key, *scope, *gen_key;
+} vip_cache_view;
+int vip_cache_req_view(const request_rec *r, vip_cache_view *v);
 
 #endif

@@ -29,6 +29,7 @@
 #include "vip_problem.h"
 #include "cache_config.h"
 #include "cache_gen.h"
+#include "cache_esi_filter.h"
 #include "cache_request.h"
 
 /* Declared first with default visibility: lib/ and this module are built
@@ -201,7 +202,9 @@ static int status_handler(request_rec *r)
     ADD("bypasses", bypasses);
     ADD("uncacheable", uncacheable);
     ADD("corrupt", corrupt);
+    ADD("memcached_round_trips", breaker.round_trips);
 #undef ADD
+    vip_esi_status_add(o);
     json_object_object_add(o, "memcached_timeouts",
         json_object_new_int64(apr_atomic_read32(&c->breaker.timeouts)));
     ap_set_content_type(r, "application/json");
@@ -254,6 +257,7 @@ static void vip_cache_register_hooks(apr_pool_t *p)
      * compression) rewrites it, so a page is stored with its markup. */
     ap_register_output_filter(VIP_CACHE_SAVE_FILTER, vip_cache_save_filter,
                               NULL, AP_FTYPE_RESOURCE - 1);
+    vip_esi_register(p);
 }
 
 module AP_MODULE_DECLARE_DATA vip_cache_module = {

@@ -46,13 +46,23 @@ Special paths:
                      and cut short because the reader closed (not counted)
     POST /_reset     reset the count and the seen list (not counted)
     /static/<file>   serve <root>/htdocs/static/<file> with
-                     Cache-Control: public, max-age=600 (counted)
+                     Cache-Control: public, max-age=600 (counted); these
+                     controls apply to it too (ESI tests):
+                       _hdr=Name:value  as above
+                       _esi=1       add Surrogate-Control: content="ESI/1.0"
+                       _chunk=N     send the body N bytes a write, with
+                                    _pause=MS between writes (default 2)
+                       _gzip=1      gzip the body when Accept-Encoding names
+                                    gzip (Vary: Accept-Encoding); =force:
+                                    always
+                       _post=1      also answer POST with the file
 
 Only the ready line is printed on stdout; the access log goes to
 <root>/logs/echo.log (or --log).  Python standard library only.
 """
 
 import argparse
+import gzip
 import json
 import mimetypes
 import os
@@ -257,8 +267,10 @@ class EchoHandler(BaseHTTPRequestHandler):
             except ValueError:
                 status = 400
 
-        if path.startswith("/static/") and self.command in ("GET", "HEAD"):
-            self._static(path, status)
+        if path.startswith("/static/") and (
+                self.command in ("GET", "HEAD")
+                or (self.command == "POST" and "_post" in params)):
+            self._static(path, status, params)
             return
 
         extra = []
@@ -366,7 +378,7 @@ class EchoHandler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _static(self, path, status):
+    def _static(self, path, status, params=None):
         rel = urllib.parse.unquote(path[len("/static/"):])
         full = os.path.realpath(os.path.join(self.static_dir, rel))
         if not full.startswith(os.path.realpath(self.static_dir) + os.sep) \
@@ -378,8 +390,45 @@ class EchoHandler(BaseHTTPRequestHandler):
         ctype = mimetypes.guess_type(full)[0] or "application/octet-stream"
         if ctype.startswith("text/") or ctype == "application/json":
             ctype += "; charset=utf-8"
-        self._send(status, data, ctype,
-                   [("Cache-Control", "public, max-age=600")])
+        extra = [("Cache-Control", "public, max-age=600")]
+        params = params or {}
+        for h in params.get("_hdr", []):
+            name, sep, value = h.partition(":")
+            if sep and name:
+                extra.append((name, value.strip()))
+        if params.get("_esi", ["0"])[0] == "1":
+            extra.append(("Surrogate-Control", 'content="ESI/1.0"'))
+        gz = params.get("_gzip", [""])[0]
+        if gz == "force" or (gz == "1" and "gzip" in (
+                self.headers.get("Accept-Encoding") or "")):
+            data = gzip.compress(data)
+            extra += [("Content-Encoding", "gzip"),
+                      ("Vary", "Accept-Encoding")]
+        if "_chunk" not in params:
+            self._send(status, data, ctype, extra)
+            return
+        try:
+            step = max(1, int(params["_chunk"][0]))
+            pause = int(params.get("_pause", ["2"])[0]) / 1000.0
+        except ValueError:
+            self._json(400, {"error": "bad _chunk or _pause"})
+            return
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.flush()
+        if self.command == "HEAD":
+            return
+        try:
+            for i in range(0, len(data), step):
+                self.wfile.write(data[i:i + step])
+                self.wfile.flush()
+                time.sleep(pause)
+        except OSError:
+            self.close_connection = True
 
     def log_message(self, fmt, *args):
         if self.log_fh:
