@@ -87,6 +87,19 @@ static int skip_header(const char *name)
     return vip_header_reserved(name);
 }
 
+/* Surrogate-* fields address us, the surrogate: clients never see them.
+ * Surrogate-Control stays for the ESI filter where ESI is on (it reads
+ * and removes it); the stored entry keeps what it needs either way. */
+static void surrogate_strip(request_rec *r)
+{
+    apr_table_unset(r->headers_out, "Surrogate-Key");
+    apr_table_unset(r->err_headers_out, "Surrogate-Key");
+    if (vip_esi_mode(vip_cache_dir(r)) == VIP_ESI_OFF) {
+        apr_table_unset(r->headers_out, "Surrogate-Control");
+        apr_table_unset(r->err_headers_out, "Surrogate-Control");
+    }
+}
+
 static void count(volatile apr_uint64_t *c)
 {
     apr_atomic_inc64(c);
@@ -204,6 +217,7 @@ int vip_cache_serve(request_rec *r, vip_cache_entry *e, vip_store_value *v,
             apr_table_addn(r->headers_out, h->name, h->value);
         }
     }
+    surrogate_strip(r);
     apr_table_setn(r->headers_out, "Age",
                    apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                 now > e->stored_at ? now - e->stored_at : 0));
@@ -717,10 +731,12 @@ apr_status_t vip_cache_save_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             return vip_cache_stale_pass(f, s->q, bb);
         }
         if (!save_start(f, s)) {
+            surrogate_strip(r);
             vip_cache_unlock(r, s->q);
             ap_remove_output_filter(f);
             return ap_pass_brigade(f->next, bb);
         }
+        surrogate_strip(r);
     }
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
          b = APR_BUCKET_NEXT(b)) {
