@@ -510,6 +510,7 @@ static void fetch_cached(request_rec *r, esi_inc *incs, int n, esi_ctx *x)
         }
         incs[i].slot = key_slot(&m, incs[i].view.key);
         key_slot(&m, incs[i].view.gen_key);
+        key_slot(&m, incs[i].view.url_gen_key);
         tags = vip_gen_hint_get(r->pool, incs[i].view.key);
         for (j = 0; tags && j < tags->nelts; j++) {
             key_slot(&m, vip_gen_key(r->pool, incs[i].view.scope,

@@ -125,6 +125,12 @@ char *vip_cache_key_material(apr_pool_t *p, const vip_cache_key_in *in)
                        field(p, in->scope), NULL);
 }
 
+char *vip_cache_key_append(apr_pool_t *p, const char *material,
+                           const char *value)
+{
+    return apr_pstrcat(p, material, field(p, value ? value : ""), NULL);
+}
+
 char *vip_cache_key_vary(apr_pool_t *p, const char *material,
                          const apr_array_header_t *names,
                          const char *(*get)(void *ctx, const char *name),

@@ -40,6 +40,13 @@ const char *vip_cache_query(apr_pool_t *p, const char *query,
 /* The key material of in (without Vary). */
 char *vip_cache_key_material(apr_pool_t *p, const vip_cache_key_in *in);
 
+/* material + one more length-prefixed field (value NULL: empty): the
+ * route and service a page came from, so responses of different
+ * upstreams for one URL (splits, header routes, pins) never share an
+ * entry. */
+char *vip_cache_key_append(apr_pool_t *p, const char *material,
+                           const char *value);
+
 /* material + the request's values of the Vary names (lower-case, sorted
  * and unique: vip_cache_vary_names), absent headers distinct from empty
  * ones.  get(ctx, name) returns the request header's value or NULL. */

@@ -13,11 +13,12 @@
  * generations.  Callers without a tenant (an admin by address) name the
  * scope with tenant= or scope= (default public).
  *
- * A URL purge deletes the page's primary key (for a resource with Vary,
- * the entry that leads to every variant) as the page would be keyed on
- * this virtual host and Host; url= is the decoded path and the query
- * with ignored parameters left out.  Tag and scope purges are one
- * increment of a generation (cache_gen.h), seen at once by every node.
+ * A URL purge increments the generation of the URL's implicit tag, which
+ * every entry of the URL carries whatever route, service or Vary variant
+ * answered it, as the page would be keyed on this virtual host and Host;
+ * url= is the decoded path and the query with ignored parameters left
+ * out.  Tag and scope purges are the same: one increment of a generation
+ * (cache_gen.h), seen at once by every node.
  */
 #include <string.h>
 
@@ -45,8 +46,9 @@ static int bad(request_rec *r, const char *detail)
                        detail);
 }
 
-/* The page key of url on this virtual host, or NULL with *why. */
-static const char *url_key(request_rec *r, const char *scope, const char *url,
+/* The generation key of url's implicit tag on this virtual host, or
+ * NULL with *why. */
+static const char *url_gen_key(request_rec *r, const char *scope, const char *url,
                            const char **why)
 {
     char *path = apr_pstrdup(r->pool, url), *q = strchr(path, '?');
@@ -64,8 +66,10 @@ static const char *url_key(request_rec *r, const char *scope, const char *url,
         *why = "url= must be an absolute path (and query) of this site";
         return NULL;
     }
-    return vip_cache_key_hash(r->pool, vip_cache_material(r, scope, path,
-                                                          query));
+    return vip_gen_key(r->pool, scope,
+                       vip_cache_url_tag(r->pool, vip_cache_material(r, scope,
+                                                                     path,
+                                                                     query)));
 }
 
 int vip_cache_purge_handler(request_rec *r)
@@ -126,11 +130,14 @@ int vip_cache_purge_handler(request_rec *r)
                            "No VipCacheServers for this server.");
     }
     if (url) {
-        const char *key = url_key(r, scope, url, &why);
-        if (!key) {
+        /* Every entry of the URL - whichever route, service or Vary
+         * variant - carries the URL's implicit tag. */
+        const char *gk = url_gen_key(r, scope, url, &why);
+        if (!gk) {
             return bad(r, why);
         }
-        rv = vip_store_delete(st, r->pool, key);
+        rv = vip_store_incr(st, r->pool, gk, (apr_uint64_t)apr_time_now(), 0,
+                            &gen);
         what = "url";
     }
     else {

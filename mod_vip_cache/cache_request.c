@@ -142,12 +142,20 @@ char *vip_cache_material(request_rec *r, const char *scope, const char *path,
     return vip_cache_key_material(r->pool, &in);
 }
 
+const char *vip_cache_url_tag(apr_pool_t *p, const char *material)
+{
+    const char *h = vip_cache_key_hash(p, material);
+
+    /* "vip:1:" + 64 hex: 64 bits of it name the URL among its scope's. */
+    return h ? apr_pstrcat(p, "~u", apr_pstrndup(p, h + 6, 16), NULL) : NULL;
+}
+
 int vip_cache_fixups(request_rec *r)
 {
     const vip_cache_dir_conf *dc = vip_cache_dir(r);
     cache_req *q;
     vip_cache_key_in in;
-    const char *tenant;
+    const char *tenant, *route, *service;
     int i;
 
     if (!vip_cache_enabled(dc) || r->prev
@@ -182,7 +190,21 @@ int vip_cache_fixups(request_rec *r)
     q->scope = in.scope;
     q->gen_key = vip_gen_key(r->pool, in.scope, NULL);
     q->material = vip_cache_material(r, in.scope, r->uri, in.query);
-    q->key = vip_cache_key_hash(r->pool, q->material);
+    q->url_tag = vip_cache_url_tag(r->pool, q->material);
+    q->url_gen_key = q->url_tag ? vip_gen_key(r->pool, in.scope, q->url_tag)
+                                : NULL;
+    /* One URL can be answered by different upstreams (canary splits,
+     * header routes, tenant pins, plan routes): each route and service
+     * keeps its own entry.  Runs after mod_vip_route's fixups, where
+     * routes with identity conditions are chosen. */
+    route = apr_table_get(r->notes, VIP_NOTE_ROUTE);
+    service = apr_table_get(r->notes, VIP_NOTE_SERVICE);
+    q->material = vip_cache_key_append(r->pool, q->material,
+                      route || service
+                      ? apr_pstrcat(r->pool, route ? route : "", "|",
+                                    service ? service : "", NULL)
+                      : NULL);
+    q->key = q->url_gen_key ? vip_cache_key_hash(r->pool, q->material) : NULL;
     if (!q->key) {
         bypass(r, "key");
         return DECLINED;
@@ -359,7 +381,7 @@ int vip_cache_handler(request_rec *r)
     const char *fwd = "uri-miss", *key;
     apr_int64_t now = (apr_int64_t)apr_time_sec(r->request_time);
     apr_status_t rv;
-    int n = 2, i;
+    int n = 3, i;
 
     if (!q || q->lookup_done) {
         return DECLINED;
@@ -369,16 +391,19 @@ int vip_cache_handler(request_rec *r)
         bypass(r, "no-store");
         return DECLINED;
     }
-    /* One multi-get: the entry, its scope's generation, and the
-     * generations of the tags this process has seen on it. */
+    /* One multi-get: the entry, its scope's generation, its URL's, and
+     * the generations of the tags this process has seen on it. */
     hinted = vip_gen_hint_get(r->pool, q->key);
     keys = apr_palloc(r->pool, sizeof(char *)
-                      * (size_t)(2 + (hinted ? hinted->nelts : 0)));
+                      * (size_t)(3 + (hinted ? hinted->nelts : 0)));
     keys[0] = q->key;
     keys[1] = q->gen_key;
+    keys[2] = q->url_gen_key;
     for (i = 0; hinted && i < hinted->nelts; i++) {
-        keys[n++] = vip_gen_key(r->pool, q->scope,
-                                APR_ARRAY_IDX(hinted, i, const char *));
+        const char *tag = APR_ARRAY_IDX(hinted, i, const char *);
+        if (tag[0] != '~') {      /* the URL's is asked for already */
+            keys[n++] = vip_gen_key(r->pool, q->scope, tag);
+        }
     }
     vals = apr_palloc(r->pool, sizeof(*vals) * (size_t)n);
     rv = vip_store_mget(st, r->pool, keys, n, vals);
@@ -573,6 +598,13 @@ static int save_start(ap_filter_t *f, save_ctx *s)
         vip_entry_tag *t = apr_array_push(e.tags);
         t->name = APR_ARRAY_IDX(s->tags, i, const char *);
         t->gen = 0;               /* known at EOS */
+    }
+    {
+        /* Every entry carries its URL's implicit tag: a URL purge is one
+         * increment that reaches every route, service and Vary variant. */
+        vip_entry_tag *t = apr_array_push(e.tags);
+        t->name = q->url_tag;
+        t->gen = 0;
     }
     e.headers = apr_array_make(r->pool, 16, sizeof(vip_entry_header));
     arr = apr_table_elts(r->headers_out);
@@ -793,5 +825,6 @@ int vip_cache_req_view(const request_rec *r, vip_cache_view *v)
     v->key = q->key;
     v->scope = q->scope;
     v->gen_key = q->gen_key;
+    v->url_gen_key = q->url_gen_key;
     return 1;
 }

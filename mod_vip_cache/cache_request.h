@@ -22,6 +22,11 @@ typedef struct save_ctx save_ctx;
 /* Per request, from fixups to the filters. */
 typedef struct {
     const char *material;         /* key material without Vary */
+    const char *url_tag;          /* the implicit tag of every entry of
+                                     this URL in this scope (all routes,
+                                     services and Vary variants): a URL
+                                     purge bumps its generation */
+    const char *url_gen_key;      /* that tag's generation key */
     const char *key;              /* primary key */
     const char *scope;            /* "public", "shared", "t:<tenant>" */
     const char *gen_key;          /* the scope's generation key */
@@ -55,8 +60,13 @@ vip_store *vip_cache_store_for(const server_rec *s);
 /* A rate-limited warning that the store failed (VIP03001). */
 void vip_cache_store_warn(request_rec *r, const char *what);
 
+/* The implicit tag of a URL (material from vip_cache_material):
+ * "~u" and 16 hex digits, outside the Surrogate-Key alphabet. */
+const char *vip_cache_url_tag(apr_pool_t *p, const char *material);
+
 /* The key material of GET path?query (decoded, normalised path; the
- * canonical query) in scope on r's virtual host and Host. */
+ * canonical query) in scope on r's virtual host and Host: the URL, before
+ * the route/service field fixups appends. */
 char *vip_cache_material(request_rec *r, const char *scope, const char *path,
                          const char *query);
 
@@ -101,7 +111,7 @@ apr_status_t vip_cache_save_filter(ap_filter_t *f, apr_bucket_brigade *bb);
  * yet): the ESI filter looks fragments up with them.  0 when r does not
  * use the cache. */
 typedef struct {
-    const char *material, *key, *scope, *gen_key;
+    const char *material, *key, *scope, *gen_key, *url_gen_key;
 } vip_cache_view;
 int vip_cache_req_view(const request_rec *r, vip_cache_view *v);
 

@@ -229,6 +229,7 @@ static void vip_cache_register_hooks(apr_pool_t *p)
 {
     static const char *const before_proxy[] = { "mod_proxy.c", NULL };
     static const char *const before_route[] = { "mod_vip_route.c", NULL };
+    static const char *const after_route[] = { "mod_vip_route.c", NULL };
 
     ap_hook_pre_config(cache_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(cache_check_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -236,8 +237,10 @@ static void vip_cache_register_hooks(apr_pool_t *p)
     ap_hook_child_init(cache_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* Fixups run after check_authn/check_authz, so the tenant is known;
      * before mod_proxy's fixup, which copies r->args into the upstream
-     * URL, so the upstream gets the canonical query the key holds. */
-    ap_hook_fixups(vip_cache_fixups, NULL, before_proxy, APR_HOOK_FIRST);
+     * URL, so the upstream gets the canonical query the key holds; after
+     * mod_vip_route's, which picks routes with tenant/plan conditions
+     * there: the route and service are part of the key. */
+    ap_hook_fixups(vip_cache_fixups, after_route, before_proxy, APR_HOOK_FIRST);
     /* The lookup is a handler, never a quick_handler: quick handlers run
      * before authentication, and no client may get a cached page without
      * passing it.  Before mod_proxy's handler (also APR_HOOK_FIRST),
