@@ -140,7 +140,12 @@ int vip_cache_ttl_404(const vip_cache_dir_conf *c)
 
 int vip_cache_shared(const vip_cache_dir_conf *c)
 {
-    return c->shared == 1;
+    return c->shared == VIP_CACHE_SCOPE_SHARED;
+}
+
+int vip_cache_per_subject(const vip_cache_dir_conf *c)
+{
+    return c->shared == VIP_CACHE_SCOPE_SUBJECT;
 }
 
 int vip_cache_store_cookies(const vip_cache_dir_conf *c)
@@ -227,6 +232,27 @@ static const char *cmd_flag(cmd_parms *cmd, void *dc, int on)
     *slot = on ? 1 : 0;
     if (on && slot == &c->enabled) {
         return vip_cache_note_enabled(cmd);
+    }
+    return NULL;
+}
+
+static const char *cmd_scope(cmd_parms *cmd, void *dc, const char *arg)
+{
+    vip_cache_dir_conf *c = dc;
+
+    if (strcasecmp(arg, "tenant") == 0) {
+        c->shared = VIP_CACHE_SCOPE_TENANT;
+    }
+    else if (strcasecmp(arg, "subject") == 0) {
+        c->shared = VIP_CACHE_SCOPE_SUBJECT;
+    }
+    else if (strcasecmp(arg, "shared") == 0) {
+        c->shared = VIP_CACHE_SCOPE_SHARED;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not tenant, subject or "
+                            "shared (who may receive a page stored for an "
+                            "authenticated caller)", cmd->cmd->name, arg);
     }
     return NULL;
 }
@@ -329,7 +355,11 @@ const command_rec vip_cache_cmds[] = {
                   "seconds: the most freshness of a 404 (default 60)"),
     AP_INIT_FLAG("VipCacheShared", cmd_flag, DIR_OFF(shared),
                  RSRC_CONF | ACCESS_CONF,
-                 "On to share authenticated pages across tenants"),
+                 "On to share authenticated pages across tenants "
+                 "(VipCacheScope shared)"),
+    AP_INIT_TAKE1("VipCacheScope", cmd_scope, NULL, RSRC_CONF | ACCESS_CONF,
+                  "tenant (default), subject or shared: who may receive a "
+                  "page stored for an authenticated caller"),
     AP_INIT_FLAG("VipCacheStoreCookies", cmd_flag, DIR_OFF(store_cookies),
                  RSRC_CONF | ACCESS_CONF,
                  "On to store responses that set cookies (cookies included)"),

@@ -37,7 +37,8 @@ typedef struct {
     int min_ttl;
     int max_ttl;
     int ttl_404;
-    int shared;                   /* cross-tenant sharing, -1 unset */
+    int shared;                   /* VIP_CACHE_SCOPE_*, -1 unset
+                                     (VipCacheScope, VipCacheShared) */
     int store_cookies;            /* -1 unset */
     apr_size_t max_size;          /* bytes, 0 unset */
     apr_array_header_t *ignore;   /* query parameter names; appended */
@@ -71,7 +72,13 @@ int vip_cache_default_ttl(const vip_cache_dir_conf *c);
 int vip_cache_min_ttl(const vip_cache_dir_conf *c);
 int vip_cache_max_ttl(const vip_cache_dir_conf *c);   /* -1: none */
 int vip_cache_ttl_404(const vip_cache_dir_conf *c);
+/* Who receives a page stored for an authenticated caller: its tenant
+ * (default), the same subject of its tenant, or every caller. */
+#define VIP_CACHE_SCOPE_TENANT  0
+#define VIP_CACHE_SCOPE_SHARED  1
+#define VIP_CACHE_SCOPE_SUBJECT 2
 int vip_cache_shared(const vip_cache_dir_conf *c);
+int vip_cache_per_subject(const vip_cache_dir_conf *c);
 int vip_cache_store_cookies(const vip_cache_dir_conf *c);
 apr_size_t vip_cache_max_size(const vip_cache_dir_conf *c);
 int vip_cache_collapse_on(const vip_cache_dir_conf *c);

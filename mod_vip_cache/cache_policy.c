@@ -225,10 +225,9 @@ void vip_policy_decide(const vip_policy_in *in, vip_policy_out *out)
         apr_time_t date = in->date ? apr_date_parse_http(in->date) : 0;
         apr_int64_t base = date > 0 ? (apr_int64_t)apr_time_sec(date) : in->now;
         /* An invalid Expires means "already expired" (RFC 9111 5.3). */
-        ttl = exp > 0 ? (long)(apr_time_sec(exp) - base) : 0;
-        if (ttl < 0) {
-            ttl = 0;
-        }
+        apr_int64_t d = exp > 0 ? (apr_int64_t)apr_time_sec(exp) - base : 0;
+        ttl = d < 0 ? 0 : d > VIP_POLICY_MAX_LIFETIME
+                          ? VIP_POLICY_MAX_LIFETIME : (long)d;
     }
     else {
         ttl = in->default_ttl;
@@ -247,7 +246,18 @@ void vip_policy_decide(const vip_policy_in *in, vip_policy_out *out)
     }
     out->storable = 1;
     out->reason = NULL;
+    /* memcached reads an expiry over 30 days as a Unix time (an instant
+     * long past): freshness plus the stale windows stay within it. */
+    if (ttl > VIP_POLICY_MAX_LIFETIME) {
+        ttl = VIP_POLICY_MAX_LIFETIME;
+    }
     out->ttl = ttl;
     out->swr = cc.swr == VIP_CC_UNSET ? 0 : cc.swr;
     out->sie = cc.sie == VIP_CC_UNSET ? 0 : cc.sie;
+    if (out->swr > VIP_POLICY_MAX_LIFETIME - ttl) {
+        out->swr = VIP_POLICY_MAX_LIFETIME - ttl;
+    }
+    if (out->sie > VIP_POLICY_MAX_LIFETIME - ttl) {
+        out->sie = VIP_POLICY_MAX_LIFETIME - ttl;
+    }
 }

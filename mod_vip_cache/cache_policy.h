@@ -59,6 +59,10 @@ typedef struct {
     long swr, sie;                /* stale windows, 0 when none */
 } vip_policy_out;
 
+/* The longest an entry lives in memcached, freshness and stale windows
+ * together: memcached takes larger expiry times as absolute Unix times. */
+#define VIP_POLICY_MAX_LIFETIME 2592000L
+
 void vip_policy_decide(const vip_policy_in *in, vip_policy_out *out);
 
 /* 1 for the statuses a page may be stored with. */

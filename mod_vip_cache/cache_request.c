@@ -181,8 +181,14 @@ int vip_cache_fixups(request_rec *r)
     }
     else {
         in.scope = "public";
+        /* A request that may be personal (a user, credentials, cookies)
+         * is stored for everyone only when the response says it may be
+         * (public, s-maxage: RFC 9111 3.5); it may still be answered
+         * from a public entry. */
         q->credentials = r->user != NULL
-            || apr_table_get(r->headers_in, "Authorization") != NULL;
+            || apr_table_get(r->headers_in, "Authorization") != NULL
+            || apr_table_get(r->headers_in, "X-Api-Key") != NULL
+            || apr_table_get(r->headers_in, "Cookie") != NULL;
     }
     /* The upstream gets exactly the query the key holds. */
     in.query = vip_cache_query(r->pool, r->args, dc->ignore);
@@ -204,6 +210,14 @@ int vip_cache_fixups(request_rec *r)
                       ? apr_pstrcat(r->pool, route ? route : "", "|",
                                     service ? service : "", NULL)
                       : NULL);
+    if (tenant && vip_cache_per_subject(dc)) {
+        /* One entry per caller within the tenant (THREATS C7); the scope
+         * stays the tenant's, so a tenant purge reaches them all. */
+        const char *sub = apr_table_get(r->notes, VIP_NOTE_SUBJECT);
+        q->material = vip_cache_key_append(r->pool, q->material,
+                                           apr_pstrcat(r->pool, "sub:",
+                                                       sub ? sub : "", NULL));
+    }
     q->key = q->url_gen_key ? vip_cache_key_hash(r->pool, q->material) : NULL;
     if (!q->key) {
         bypass(r, "key");

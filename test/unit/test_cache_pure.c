@@ -386,6 +386,19 @@ static void test_policy(void)
     in.expires = "0";
     vip_policy_decide(&in, &out);
     CHECK(!out.storable, "invalid Expires means expired");
+    in.expires = "Fri, 01 Jan 2100 00:00:00 GMT";
+    vip_policy_decide(&in, &out);
+    CHECK(out.storable && out.ttl == VIP_POLICY_MAX_LIFETIME,
+          "far-future Expires capped at memcached's relative expiry limit");
+    in = pin(200, "max-age=31536000, stale-if-error=86400");
+    vip_policy_decide(&in, &out);
+    CHECK(out.storable && out.ttl == VIP_POLICY_MAX_LIFETIME && out.sie == 0,
+          "a year of max-age: 30 days, stale window within them (memcached"
+          " takes longer expiries as Unix times)");
+    in = pin(200, "max-age=600, stale-while-revalidate=99999999");
+    vip_policy_decide(&in, &out);
+    CHECK(out.ttl == 600 && out.swr == VIP_POLICY_MAX_LIFETIME - 600,
+          "a huge stale window is cut to the lifetime limit");
 
     {
         static const char *const refuse[] = { "no-store", "private",
