@@ -384,6 +384,28 @@ static int tags_current(request_rec *r, vip_store *st, cache_req *q,
     return ok;
 }
 
+int vip_cache_entry_current(request_rec *r, vip_store *st, cache_req *q,
+                            const char *key, const vip_cache_entry *e)
+{
+    apr_status_t rv;
+    apr_uint64_t g = q->scope_gen;
+
+    /* The scope's generation as the lookup read it; when memcached had
+     * none then (restarted empty), as it is now: the fetcher created it. */
+    if (!q->scope_gen_known) {
+        vip_store_value v;
+        if (vip_store_get(st, r->pool, q->gen_key, &v) != APR_SUCCESS
+            || !vip_gen_parse(&v, &g)) {
+            return 0;
+        }
+    }
+    if (e->tenant_gen != g) {
+        return 0;
+    }
+    return !e->tags->nelts
+           || tags_current(r, st, q, key, e, NULL, NULL, 0, &rv);
+}
+
 int vip_cache_handler(request_rec *r)
 {
     cache_req *q = ap_get_module_config(r->request_config, &vip_cache_module);
@@ -423,6 +445,7 @@ int vip_cache_handler(request_rec *r)
     rv = vip_store_mget(st, r->pool, keys, n, vals);
     if (rv == APR_SUCCESS) {
         q->scope_gen_known = vip_gen_parse(&vals[1], &q->scope_gen);
+        q->url_gen_known = vip_gen_parse(&vals[2], &q->url_gen);
         v = vals[0];
         rv = v.data ? APR_SUCCESS : APR_NOTFOUND;
     }
@@ -482,6 +505,31 @@ int vip_cache_handler(request_rec *r)
     /* HEAD reads GET's entry but never creates one (THREATS C12). */
     if (!r->header_only) {
         save_ctx *s = apr_pcalloc(r->pool, sizeof(*s));
+        if (!q->url_gen_known || !q->scope_gen_known) {
+            /* Generations are read (created when absent) before the
+             * upstream is asked, so a purge while it answers is not
+             * undone by its answer. */
+            const char *gk[2];
+            apr_uint64_t g[2];
+            int ng = 0;
+            if (!q->scope_gen_known) {
+                gk[ng++] = q->gen_key;
+            }
+            if (!q->url_gen_known) {
+                gk[ng++] = q->url_gen_key;
+            }
+            if (vip_gen_current(st, r->pool, gk, ng, g) == APR_SUCCESS) {
+                ng = 0;
+                if (!q->scope_gen_known) {
+                    q->scope_gen = g[ng++];
+                    q->scope_gen_known = 1;
+                }
+                if (!q->url_gen_known) {
+                    q->url_gen = g[ng];
+                    q->url_gen_known = 1;
+                }
+            }
+        }
         s->q = q;
         ap_add_output_filter(VIP_CACHE_SAVE_FILTER, s, r, r->connection);
     }
@@ -693,9 +741,16 @@ static apr_status_t stamp_generations(request_rec *r, vip_store *st,
     if (!q->scope_gen_known) {
         keys[n++] = q->gen_key;
     }
+    /* The scope's and the URL's generations as the lookup read them: a
+     * purge while the upstream answered leaves this entry stale at once
+     * (a tag purge in that window is not seen: the tags come with the
+     * response). */
     for (i = 0; i < nt; i++) {
-        keys[n++] = vip_gen_key(r->pool, q->scope,
-                                APR_ARRAY_IDX(s->e.tags, i, vip_entry_tag).name);
+        const char *name = APR_ARRAY_IDX(s->e.tags, i, vip_entry_tag).name;
+        if (q->url_gen_known && strcmp(name, q->url_tag) == 0) {
+            continue;
+        }
+        keys[n++] = vip_gen_key(r->pool, q->scope, name);
     }
     if (n && (rv = vip_gen_current(st, r->pool, keys, n, gens)) != APR_SUCCESS) {
         return rv;
@@ -703,7 +758,9 @@ static apr_status_t stamp_generations(request_rec *r, vip_store *st,
     n = 0;
     s->e.tenant_gen = q->scope_gen_known ? q->scope_gen : gens[n++];
     for (i = 0; i < nt; i++) {
-        APR_ARRAY_IDX(s->e.tags, i, vip_entry_tag).gen = gens[n++];
+        vip_entry_tag *t = &APR_ARRAY_IDX(s->e.tags, i, vip_entry_tag);
+        t->gen = q->url_gen_known && strcmp(t->name, q->url_tag) == 0
+                 ? q->url_gen : gens[n++];
     }
     head = vip_entry_encode_head(r->pool, &s->e, &hl);
     if (hl != s->head_len) {

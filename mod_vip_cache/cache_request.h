@@ -27,6 +27,8 @@ typedef struct {
                                      services and Vary variants): a URL
                                      purge bumps its generation */
     const char *url_gen_key;      /* that tag's generation key */
+    apr_uint64_t url_gen;         /* its value at lookup ... */
+    int url_gen_known;            /* ... when memcached had one */
     const char *key;              /* primary key */
     const char *scope;            /* "public", "shared", "t:<tenant>" */
     const char *gen_key;          /* the scope's generation key */
@@ -101,6 +103,11 @@ apr_status_t vip_cache_stale_filter(ap_filter_t *f, apr_bucket_brigade *bb);
 apr_status_t vip_cache_stale_pass(ap_filter_t *f, cache_req *q,
                                   apr_bucket_brigade *bb);
 #define VIP_CACHE_STALE_FILTER "VIP_CACHE_STALE"
+
+/* 1 when entry e (under key) is not purged: its scope's generation is the
+ * one the lookup read and every tag's is current (one multi-get). */
+int vip_cache_entry_current(request_rec *r, vip_store *st, cache_req *q,
+                            const char *key, const vip_cache_entry *e);
 
 int vip_cache_fixups(request_rec *r);
 int vip_cache_purge_handler(request_rec *r);

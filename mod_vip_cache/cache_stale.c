@@ -121,8 +121,10 @@ int vip_cache_collapse(request_rec *r, vip_store *st, cache_req *q,
         }
         rv = vip_cache_fetch_page(r, st, q, &e, &v, &key);
         t = (apr_int64_t)apr_time_sec(apr_time_now());
+        /* Only a page stored since the purges it must respect: the
+         * generation checks of the lookup, tags included. */
         if (rv == APR_SUCCESS && t < e.fresh_until
-            && (!q->scope_gen_known || e.tenant_gen == q->scope_gen)) {
+            && vip_cache_entry_current(r, st, q, key, &e)) {
             return vip_cache_serve(r, &e, &v, key, t,
                        apr_psprintf(r->pool, "vip; hit; ttl=%" APR_INT64_T_FMT
                                     "; detail=collapsed", e.fresh_until - t));

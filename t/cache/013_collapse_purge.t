@@ -1,0 +1,90 @@
+# A URL purge that lands while the upstream is answering is not undone
+# by that answer: the page is stored under the generation read before the
+# purge, so the next request misses.
+# Requests that wait for another request's fetch (collapsing) respect
+# purges like the lookup does: after a tag purge, the purged page - still
+# in memcached under its key, only its generation moved - is never handed
+# to the waiters; they get the page fetched after the purge.
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+
+use Apache::Test qw(-withtestmore);
+use Apache::TestRequest qw(GET POST);
+use JSON ();
+use LWP::UserAgent ();
+use Vip::Test;
+
+plan tests => 7, need_vip_cache(), need_vip_route();
+
+Apache::TestRequest::module('vip_cache');
+Apache::TestRequest::user_agent(keep_alive => 1, reset => 1);
+
+my $U = "q$$" . time;
+sub cs { $_[0]->header('Cache-Status') // '' }
+
+# N concurrent GETs of $path: "code hits cache-status" of each
+sub concurrent {
+    my ($path, $n) = @_;
+    my $url = Apache::TestRequest::module2url('vip_cache', { path => $path });
+    my @kids;
+    for my $i (1 .. $n) {
+        pipe(my $rd, my $wr) or die $!;
+        my $pid = fork // die $!;
+        if (!$pid) {
+            close $rd;
+            my $res = LWP::UserAgent->new(timeout => 10)->get($url);
+            my $doc = eval { JSON::decode_json($res->content) } || {};
+            print $wr join(' ', $res->code, $doc->{hits} // -1,
+                           $res->header('Cache-Status') // ''), "\n";
+            close $wr;
+            exit 0;
+        }
+        close $wr;
+        push @kids, [$pid, $rd];
+    }
+    my @out;
+    for my $k (@kids) {
+        my $fh = $k->[1];
+        my $l = <$fh> // '';
+        chomp $l;
+        push @out, $l;
+        waitpid($k->[0], 0);
+    }
+    return @out;
+}
+
+my $path = "/c/$U/hot?_sleep=400&_hdr=Surrogate-Key:hot-$U&_hdr=Cache-Control:max-age%3D300";
+my $old = GET($path);
+my $old_hits = (echo_json($old) || {})->{hits} // -1;
+for (1 .. 20) {       # stored after the response went out
+    last if cs(GET($path)) =~ /^vip; hit/;
+    select undef, undef, undef, 0.05;
+}
+like(cs(GET($path)), qr/^vip; hit/, 'the tagged page is cached');
+is(POST("/purge?tag=hot-$U")->code, 200, 'its tag is purged');
+
+my @res = concurrent($path, 6);
+is(scalar(grep { /^200 / } @res), 6, '6 concurrent requests after the purge: all 200')
+    or diag join "\n", @res;
+my @stale = grep { (split / /)[1] == $old_hits } @res;
+is(scalar(@stale), 0, 'none of them got the purged page') or diag join "\n", @res;
+my %bodies = map { (split / /)[1] => 1 } @res;
+ok(keys(%bodies) <= 2, 'they share the fetch made after the purge (at most one more)')
+    or diag join "\n", @res;
+
+# ---- a URL purge during the fetch ---------------------------------------------------
+my $slow = "/c/$U/slow?_sleep=800";
+my $pid = fork // die $!;
+if (!$pid) {
+    LWP::UserAgent->new(timeout => 10)
+        ->get(Apache::TestRequest::module2url('vip_cache', { path => $slow }));
+    exit 0;
+}
+select undef, undef, undef, 0.3;      # the fetch is under way
+is(POST("/purge?url=/c/$U/slow%3F_sleep%3D800")->code, 200, 'a URL purge while the upstream answers');
+waitpid($pid, 0);
+select undef, undef, undef, 0.2;      # its store is done
+unlike(cs(GET($slow)), qr/^vip; hit/, 'the answer fetched before the purge is not a hit after it');
