@@ -44,6 +44,8 @@ void *vip_limit_create_srv(apr_pool_t *p, server_rec *s)
     c->plans = apr_hash_make(p);
     c->routes = apr_hash_make(p);
     c->zones = apr_hash_make(p);
+    c->deferred = apr_hash_make(p);
+    c->deferred_zones = apr_hash_make(p);
     if (!s->is_virtual) {
         main_conf = c;
     }
@@ -128,6 +130,10 @@ void *vip_limit_merge_srv(apr_pool_t *p, void *basev, void *addv)
     /* per plan / route: a virtual host's list replaces the main one's */
     c->plans = apr_hash_overlay(p, add->plans, base->plans);
     c->routes = apr_hash_overlay(p, add->routes, base->routes);
+    /* main-server locations apply in virtual hosts too: the union */
+    c->deferred = apr_hash_overlay(p, add->deferred, base->deferred);
+    c->deferred_zones = apr_hash_overlay(p, add->deferred_zones,
+                                         base->deferred_zones);
     /* zones are global: the main server's table of them */
     c->zones = base->zones;
     return c;
@@ -162,6 +168,13 @@ const vip_limit_dir_conf *vip_limit_dir(const request_rec *r)
 int vip_limit_headers(const vip_limit_dir_conf *d)
 {
     return d->headers == -1 ? VIP_LIMIT_HDR_IETF : d->headers;
+}
+
+int vip_limit_deferred(const vip_limit_srv_conf *s, const vip_limit_rule *r)
+{
+    return apr_hash_get(s->deferred, r->name, APR_HASH_KEY_STRING)
+           || apr_hash_get(s->deferred_zones, r->zone->name,
+                           APR_HASH_KEY_STRING);
 }
 
 int vip_limit_dry_run(const vip_limit_dir_conf *d)
@@ -407,6 +420,16 @@ static const char *cmd_limit(cmd_parms *cmd, void *dcv, const char *args)
     if (cmd->path) {
         rules = dc->rules;
         offs = dc->off;
+        /* The server's IP rule of that name (or on that zone) must wait
+         * for the location to be known. */
+        if (off) {
+            apr_hash_set(srv_conf(cmd)->deferred_zones, off,
+                         APR_HASH_KEY_STRING, "");
+        }
+        else if (r->early) {
+            apr_hash_set(srv_conf(cmd)->deferred, r->name,
+                         APR_HASH_KEY_STRING, "");
+        }
     }
     else {
         rules = srv_conf(cmd)->rules;

@@ -72,6 +72,11 @@ typedef struct {
     apr_array_header_t *off;    /* const char *: zones "off" at this level */
     apr_hash_t *plans;          /* plan -> apr_array_header_t of rules */
     apr_hash_t *routes;         /* route -> apr_array_header_t of rules */
+    apr_hash_t *deferred;       /* names of IP rules some <Location> /
+                                   <Directory> replaces (decided in
+                                   header_parser, not post_read_request) */
+    apr_hash_t *deferred_zones; /* zones some <Location>/<Directory> turns
+                                   off: their IP rules wait likewise */
     apr_hash_t *zones;          /* name -> vip_limit_zone (the main
                                    server's; zones are global) */
 } vip_limit_srv_conf;
@@ -95,6 +100,8 @@ const vip_limit_dir_conf *vip_limit_dir(const request_rec *r);
 
 /* Getters applying the defaults. */
 int vip_limit_headers(const vip_limit_dir_conf *d);     /* IETF */
-int vip_limit_dry_run(const vip_limit_dir_conf *d);     /* off */
+int vip_limit_dry_run(const vip_limit_dir_conf *d);
+/* 1 when a server IP rule waits for the location (see deferred). */
+int vip_limit_deferred(const vip_limit_srv_conf *s, const vip_limit_rule *r);     /* off */
 
 #endif

@@ -179,5 +179,18 @@ const char *vip_limit_spec_done(apr_pool_t *p, vip_limit_spec *spec)
         spec->burst = spec->rate_count < VIP_LIMIT_MAX_BURST
                       ? spec->rate_count : VIP_LIMIT_MAX_BURST;
     }
+    if (spec->rate_count) {
+        /* burst x emission interval is the GCRA tolerance in ns: it must
+         * stay far from 64-bit overflow when added to clock values. */
+        apr_uint64_t period_ns = (apr_uint64_t)spec->rate_period * 1000000000u;
+        apr_uint64_t interval = (period_ns + spec->rate_count - 1)
+                                / spec->rate_count;
+        apr_uint64_t max_burst = (APR_UINT64_C(1) << 62) / interval;
+        if (spec->burst > max_burst) {
+            return apr_psprintf(p, "burst=%u is too large for that rate "
+                                "(at most %" APR_UINT64_T_FMT ")",
+                                spec->burst, max_burst);
+        }
+    }
     return NULL;
 }

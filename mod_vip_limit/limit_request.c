@@ -447,8 +447,14 @@ int vip_limit_apply(request_rec *r, const apr_array_header_t *rules,
         const char *key, *text;
         apr_size_t keylen;
 
-        if ((phase == VIP_LIMIT_PHASE_EARLY) != !!rule->early
+        if ((phase != VIP_LIMIT_PHASE_LATE) != !!rule->early
             || !rule->zone->table || zone_is_off(off, rule->zone)) {
+            continue;
+        }
+        if ((phase == VIP_LIMIT_PHASE_EARLY_SERVER
+             || phase == VIP_LIMIT_PHASE_EARLY_DEFERRED)
+            && (phase == VIP_LIMIT_PHASE_EARLY_DEFERRED)
+               != vip_limit_deferred(vip_limit_srv(r->server), rule)) {
             continue;
         }
         if (!ctx) {

@@ -12,6 +12,11 @@
 /* Which rules of a list a phase decides. */
 #define VIP_LIMIT_PHASE_EARLY 1     /* keyed by client IP only */
 #define VIP_LIMIT_PHASE_LATE  2     /* every other key */
+/* The server's IP rules: those no <Location>/<Directory> replaces or turns
+ * off are decided in post_read_request, the others in header_parser once
+ * the location is known (after the location's own rules). */
+#define VIP_LIMIT_PHASE_EARLY_SERVER   3
+#define VIP_LIMIT_PHASE_EARLY_DEFERRED 4
 
 /* Decide the rules of rules that belong to phase, skipping those on a
  * zone named in off (may be NULL).  Returns OK when the request may go

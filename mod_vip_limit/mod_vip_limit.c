@@ -72,17 +72,27 @@ static int limit_post_read(request_rec *r)
     if (!initial(r) || !sc->rules->nelts) {
         return DECLINED;
     }
-    return vip_limit_apply(r, sc->rules, VIP_LIMIT_PHASE_EARLY, NULL);
+    return vip_limit_apply(r, sc->rules, VIP_LIMIT_PHASE_EARLY_SERVER, NULL);
 }
 
 static int limit_header_parser(request_rec *r)
 {
+    const vip_limit_srv_conf *sc = vip_limit_srv(r->server);
     const vip_limit_dir_conf *dc = vip_limit_dir(r);
+    int rv;
 
-    if (!initial(r) || !dc->rules->nelts) {
+    if (!initial(r)) {
         return DECLINED;
     }
-    return vip_limit_apply(r, dc->rules, VIP_LIMIT_PHASE_EARLY, NULL);
+    /* the location's rules first: a same-named server rule is then
+     * already charged, so the location's replaces it */
+    if ((rv = vip_limit_apply(r, dc->rules, VIP_LIMIT_PHASE_EARLY, NULL)) != OK
+        || (!apr_hash_count(sc->deferred)
+            && !apr_hash_count(sc->deferred_zones))) {
+        return rv;
+    }
+    return vip_limit_apply(r, sc->rules, VIP_LIMIT_PHASE_EARLY_DEFERRED,
+                           dc->off);
 }
 
 static int limit_fixups(request_rec *r)

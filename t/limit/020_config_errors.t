@@ -31,6 +31,7 @@ my @CASES = (
     ['burst 0', 'VipLimit ip rate=10/s burst=0', [qr/VipLimit/, qr/burst=0/, qr/burst must be 1-/]],
     ['burst -1', 'VipLimit ip rate=10/s burst=-1', [qr/VipLimit/, qr/burst must be/]],
     ['burst without a rate', 'VipLimit ip burst=5 quota=5/hour', [qr/VipLimit/, qr/burst= belongs to a rate=/]],
+    ['burst overflowing the tolerance', 'VipLimit ip rate=1/day burst=1000000', [qr/VipLimit/, qr/burst=1000000 is too large for that rate \(at most 53375\)/]],
     ['concurrency 0', 'VipLimit ip concurrency=0', [qr/VipLimit/, qr/concurrency must be 1-/]],
     ['nothing to limit', 'VipLimit ip', [qr/VipLimit/, qr/nothing to limit/]],
     ['unknown option', 'VipLimit ip rate=1/s colour=blue', [qr/VipLimit/, qr/'colour=blue' is not one of/]],
