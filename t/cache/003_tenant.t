@@ -12,9 +12,10 @@ use lib "$FindBin::Bin/../lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET);
+use LWP::UserAgent ();
 use Vip::Test;
 
-plan tests => 21, need_vip_cache(), need_vip_route(), need_vip_auth();
+plan tests => 22, need_vip_cache(), need_vip_route(), need_vip_auth();
 
 Apache::TestRequest::module('vip_cache');
 Apache::TestRequest::user_agent(keep_alive => 1, reset => 1);
@@ -54,6 +55,42 @@ for my $i (1 .. 20) {
     $bad++ unless $r->code == 200 && (tenant_in($r)->[0] // '') eq $t;
 }
 is($bad, 0, '20 interleaved requests of two tenants: no body of the other tenant');
+
+# concurrently: 4 clients (2 per tenant) x 100 requests over 5 URLs, on
+# keep-alive connections, all at once: never the other tenant's body (C9)
+{
+    my @kids;
+    for my $w (0 .. 3) {
+        my ($k, $t) = $w % 2 ? ($HOOLI, 'hooli') : ($ACME, 'acme');
+        pipe(my $rd, my $wr) or die $!;
+        my $pid = fork // die $!;
+        if (!$pid) {
+            close $rd;
+            my $ua = LWP::UserAgent->new(keep_alive => 1, timeout => 10);
+            my ($n, $wrong) = (0, 0);
+            for my $i (1 .. 100) {
+                my $url = Apache::TestRequest::module2url('vip_cache',
+                              { path => "/tc/$U/conc" . ($i % 5) });
+                my $r = $ua->get($url, 'X-Api-Key' => $k);
+                $n++;
+                $wrong++ unless $r->code == 200 && (tenant_in($r)->[0] // '') eq $t;
+            }
+            print $wr "$n $wrong\n";
+            close $wr;
+            exit 0;
+        }
+        close $wr;
+        push @kids, [$pid, $rd];
+    }
+    my ($n, $wrong) = (0, 0);
+    for my $kid (@kids) {
+        my $fh = $kid->[1];
+        my ($a, $b) = split ' ', (<$fh> // '0 1');
+        $n += $a; $wrong += $b;
+        waitpid($kid->[0], 0);
+    }
+    ok($n == 400 && $wrong == 0, "400 concurrent requests of two tenants: $wrong answers with the wrong or no tenant body");
+}
 
 # no hit before authentication
 my ($u1, $uh1) = with_hits { GET("/tc/$U/page") };
