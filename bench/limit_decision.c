@@ -10,7 +10,7 @@
  *   gcc -std=gnu11 -O2 -g $(apr-1-config --includes --cppflags) \
  *       -Imod_vip_limit -o /tmp/limit_decision bench/limit_decision.c \
  *       mod_vip_limit/limit_table.c mod_vip_limit/limit_gcra.c \
- *       $(apr-1-config --link-ld)
+ *       mod_vip_limit/limit_holders.c $(apr-1-config --link-ld)
  *   taskset -c 1 /tmp/limit_decision [rounds [decisions-per-round]]
  *
  * Defaults: 9 rounds of 1,000,000 decisions per row; the figure is the
@@ -21,6 +21,9 @@
  *                              65,536 entries (4 MiB: beyond L2)
  *   quota, 10,000 keys         the same with the calendar quota
  *   concurrency acquire+release, 10,000 keys
+ *   the same with the slot's holder record (what httpd does since slots
+ *                              of dead children come back: claim a record,
+ *                              write the entry, exchange it back)
  *   rate, full table           a 64-entry table full of live keys: the
  *                              refusal path (scan of the whole window)
  */
@@ -32,6 +35,7 @@
 
 #include <apr_general.h>
 
+#include "limit_holders.h"
 #include "limit_table.h"
 
 #define NKEYS 10000
@@ -93,7 +97,11 @@ static void build_keys(void)
     }
 }
 
-typedef enum { ROW_RATE, ROW_QUOTA, ROW_CONC } row_kind;
+typedef enum { ROW_RATE, ROW_QUOTA, ROW_CONC, ROW_CONC_HELD } row_kind;
+
+/* holder records as httpd sizes them by default for event (ServerLimit
+ * 16 x ThreadLimit 64 x 4), in shared memory */
+static vip_limit_holders *holders;
 
 static double run(vip_limit_table *t, row_kind k, unsigned nkeys, long n,
                   int rounds)
@@ -128,6 +136,16 @@ static double run(vip_limit_table *t, row_kind k, unsigned nkeys, long n,
             else if (k == ROW_QUOTA) {
                 sink += vip_limit_table_quota(t, tag, &q, now, &res);
             }
+            else if (k == ROW_CONC_HELD) {
+                void *slot;
+                int untracked;
+                vip_limit_holders_acquire(holders, t, tag, 1000, now, 4242,
+                                          7 * VIP_LIMIT_HOLDERS_PER_THREAD,
+                                          &res, &slot, &untracked);
+                if (slot) {
+                    vip_limit_holders_release(holders, slot);
+                }
+            }
             else {
                 vip_limit_entry *slot;
                 vip_limit_table_acquire(t, tag, 1000, now, &res, &slot);
@@ -158,6 +176,16 @@ int main(int argc, char **argv)
     apr_initialize();
     build_keys();
     big = table(65536);
+    {
+        apr_size_t hsize = vip_limit_holders_size(16 * 64 * 4);
+        void *hmem = mmap(NULL, hsize, PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (hmem == MAP_FAILED) {
+            perror("mmap");
+            return 1;
+        }
+        holders = vip_limit_holders_init(hmem, hsize, 16 * 64 * 4);
+    }
     small = table(64);
     /* fill the small table with live keys (a minute-long TAT each) */
     vip_gcra_init(&g, 1, 60, 1);
@@ -176,6 +204,8 @@ int main(int argc, char **argv)
            run(big, ROW_QUOTA, NKEYS, n, rounds));
     printf("%-44s %8.1f\n", "concurrency acquire+release, 10,000 keys",
            run(big, ROW_CONC, NKEYS, n, rounds));
+    printf("%-44s %8.1f\n", "concurrency, with the holder record",
+           run(big, ROW_CONC_HELD, NKEYS, n, rounds));
     printf("%-44s %8.1f\n", "rate, full 64-entry table (no slot)",
            run(small, ROW_RATE, NKEYS, n, rounds));
     apr_terminate();

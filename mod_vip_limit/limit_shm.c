@@ -148,3 +148,21 @@ apr_status_t vip_limit_shm_setup(server_rec *s, apr_hash_t *zones)
     }
     return APR_SUCCESS;
 }
+
+int vip_limit_shm_mapped(server_rec *s, const void *entry)
+{
+    apr_hash_index_t *hi;
+    void *data = NULL;
+
+    apr_pool_userdata_get(&data, SEGMENTS_KEY, s->process->pool);
+    for (hi = data ? apr_hash_first(NULL, data) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        segment *seg = apr_hash_this_val(hi);
+        vip_limit_table *t = vip_limit_table_attach(
+            apr_shm_baseaddr_get(seg->shm), seg->size);
+        if (t && vip_limit_table_contains(t, entry)) {
+            return 1;
+        }
+    }
+    return 0;
+}

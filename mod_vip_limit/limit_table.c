@@ -294,21 +294,28 @@ int vip_limit_table_quota(vip_limit_table *t, apr_uint64_t tag,
     return VIP_LIMIT_OK;
 }
 
+void vip_limit_entry_acquire(vip_limit_entry *e, apr_uint32_t limit,
+                             vip_limit_result *res)
+{
+    apr_uint64_t old, next;
+
+    do {
+        old = apr_atomic_read64(&e->state);
+        next = vip_conc_step(limit, old, res);
+    } while (res->allowed && apr_atomic_cas64(&e->state, next, old) != old);
+}
+
 int vip_limit_table_acquire(vip_limit_table *t, apr_uint64_t tag,
                             apr_uint32_t limit, apr_uint64_t now,
                             vip_limit_result *res, vip_limit_entry **slot)
 {
     vip_limit_entry *e = vip_limit_table_get(t, tag, now);
-    apr_uint64_t old, next;
 
     *slot = NULL;
     if (!e) {
         return VIP_LIMIT_NOSLOT;
     }
-    do {
-        old = apr_atomic_read64(&e->state);
-        next = vip_conc_step(limit, old, res);
-    } while (res->allowed && apr_atomic_cas64(&e->state, next, old) != old);
+    vip_limit_entry_acquire(e, limit, res);
     if (res->allowed) {
         *slot = e;
     }
@@ -325,6 +332,34 @@ void vip_limit_table_release(vip_limit_entry *slot)
             return;
         }
     } while (apr_atomic_cas64(&slot->state, old - 1, old) != old);
+}
+
+int vip_limit_entry_release_tagged(vip_limit_entry *slot, apr_uint64_t tag)
+{
+    apr_uint64_t old;
+
+    /* a concurrency entry with a request in flight is never taken over,
+     * so a tag that differs means the slot is not this entry's any more
+     * (or the memory is another table's now) */
+    do {
+        if (apr_atomic_read64(&slot->tag) != tag) {
+            return 0;
+        }
+        old = apr_atomic_read64(&slot->state);
+        if (old == 0) {
+            return 0;
+        }
+    } while (apr_atomic_cas64(&slot->state, old - 1, old) != old);
+    return 1;
+}
+
+int vip_limit_table_contains(const vip_limit_table *t, const void *p)
+{
+    const char *first = (const char *)&t->e[0];
+    const char *c = p;
+
+    return c >= first && c < (const char *)&t->e[t->entries]
+        && (apr_size_t)(c - first) % sizeof(vip_limit_entry) == 0;
 }
 
 apr_uint64_t vip_limit_table_inflight(vip_limit_table *t, apr_uint64_t tag)

@@ -93,6 +93,17 @@ int vip_limit_table_acquire(vip_limit_table *t, apr_uint64_t tag,
                             vip_limit_result *res, vip_limit_entry **slot);
 void vip_limit_table_release(vip_limit_entry *slot);
 
+/* The two halves of vip_limit_table_acquire, for a caller that records
+ * who holds the slot in between (limit_holders.c): the entry's CAS
+ * update; and a release that happens only while the entry still has
+ * tag, returning 1 when it gave a slot back. */
+void vip_limit_entry_acquire(vip_limit_entry *e, apr_uint32_t limit,
+                             vip_limit_result *res);
+int vip_limit_entry_release_tagged(vip_limit_entry *slot, apr_uint64_t tag);
+
+/* 1 when p is the address of one of t's entries. */
+int vip_limit_table_contains(const vip_limit_table *t, const void *p);
+
 /* Requests in flight on tag (0 when absent); for tests. */
 apr_uint64_t vip_limit_table_inflight(vip_limit_table *t, apr_uint64_t tag);
 

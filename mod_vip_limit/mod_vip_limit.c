@@ -5,6 +5,8 @@
  *   limit_config.c   VipLimitZone / VipLimit / VipLimitPlan / ... 
  *   limit_request.c  keys, decisions, notes, RateLimit fields, 429s
  *   limit_shm.c      each zone's shared memory across restarts
+ *   limit_reap.c     concurrency slots of a dead child come back
+ *   limit_holders.c  who holds which slot (pure)
  *   limit_table.c    the lock-free table and the store interface (pure)
  *   limit_gcra.c     GCRA, quota and concurrency arithmetic (pure)
  *   limit_rate.c     the limit spec parser (pure)
@@ -27,12 +29,14 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "ap_mpm.h"
 #include "apr_strings.h"
 
 #include "mod_vip.h"
 #include "vip_common.h"
 #include "vip_problem.h"
 #include "limit_config.h"
+#include "limit_reap.h"
 #include "limit_request.h"
 #include "limit_shm.h"
 
@@ -55,6 +59,7 @@ static int limit_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     return vip_limit_shm_setup(s, conf->zones) == APR_SUCCESS
+           && vip_limit_reap_setup(s, conf->zones, pconf) == APR_SUCCESS
            ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
@@ -152,6 +157,14 @@ static void vip_limit_register_hooks(apr_pool_t *p)
     ap_hook_fixups(limit_fixups, after_route, NULL, APR_HOOK_FIRST);
     ap_hook_insert_error_filter(limit_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
+    /* Concurrency slots of a dead child: each child notes its pid, each
+     * request where its thread's holder records are, and the parent gives
+     * back what an exited child still held (limit_reap.c). */
+    ap_hook_child_init(vip_limit_reap_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_create_request(vip_limit_reap_create_request, NULL, NULL,
+                           APR_HOOK_MIDDLE);
+    ap_hook_child_status(vip_limit_reap_child_status, NULL, NULL,
+                         APR_HOOK_MIDDLE);
 }
 
 module AP_MODULE_DECLARE_DATA vip_limit_module = {
