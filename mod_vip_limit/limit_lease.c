@@ -233,12 +233,13 @@ void vip_lease_merge(vip_limit_entry *e, const vip_lease_plan *lp,
 int vip_lease_conc_take(vip_limit_entry *e, apr_uint64_t epoch,
                         apr_uint32_t k, vip_lease_view *v)
 {
-    apr_uint64_t aux, inflight, h, reg;
+    apr_uint64_t aux, inflight, h, n, reg;
     int d;
 
     memset(v, 0, sizeof(*v));
     for (;;) {
         aux = vip_limit_entry_read(e, VIP_LIMIT_W_AUX);
+        n = vip_limit_entry_read(e, VIP_LIMIT_W_EXTRA);
         inflight = vip_limit_entry_read(e, VIP_LIMIT_W_STATE);
         reg = aux >> 32;
         h = aux & 0xffffffffu;
@@ -252,16 +253,19 @@ int vip_lease_conc_take(vip_limit_entry *e, apr_uint64_t epoch,
             v->need_ext = 0;
         }
         else if (d == 1) {
-            /* covered by the last registration, which must now reach the
-             * next epoch: only what is in use and a lease's worth more */
+            /* what the last registration put in this epoch's counter
+             * counts now; the next epoch gets only what is in use and a
+             * lease's worth more (so idle slots go back) */
             v->win = epoch;
-            v->base = h < inflight + k ? h : inflight + k;
+            v->base = n;
+            v->ext = n < inflight + k ? n : inflight + k;
             v->need_ext = 1;
         }
         else {
             /* lapsed: nothing of this node counts any more */
             v->win = epoch;
             v->base = 0;
+            v->ext = 0;
             v->need_ext = 1;
         }
         if (!v->need_ext && inflight < v->base) {
@@ -279,30 +283,34 @@ int vip_lease_conc_take(vip_limit_entry *e, apr_uint64_t epoch,
 apr_uint64_t vip_lease_conc_next(const vip_lease_view *v,
                                  apr_uint64_t granted)
 {
-    return v->need_ext ? v->base + granted : granted;
+    return v->need_ext ? v->ext + granted : granted;
 }
 
 void vip_lease_conc_merge(vip_limit_entry *e, const vip_lease_view *v,
                           apr_uint64_t granted,
                           vip_limit_result *res)
 {
-    apr_uint64_t aux, h, next, s;
+    apr_uint64_t aux, h, next, s, n, add = vip_lease_conc_next(v, granted);
+    int first;
 
     do {
         aux = vip_limit_entry_read(e, VIP_LIMIT_W_AUX);
-        if (aux != v->old_aux && aux && vip_lease_cmp(aux >> 32, v->win) == 0
-            && v->need_ext == 0) {
-            /* another thread registered in the same epoch meanwhile */
-            h = (aux & 0xffffffffu) + granted;
-        }
-        else {
-            h = v->base + granted;
-        }
+        first = !(aux != v->old_aux && aux
+                  && vip_lease_cmp(aux >> 32, v->win) == 0);
+        /* another thread of this node registered in this epoch meanwhile:
+         * its slots and ours both count */
+        h = first ? v->base + granted : (aux & 0xffffffffu) + granted;
         if (h > 0xffffffffu) {
             h = 0xffffffffu;
         }
         next = (v->win & 0xffffffffu) << 32 | h;
     } while (!vip_limit_entry_cas(e, VIP_LIMIT_W_AUX, next, aux));
+    /* the next epoch's registration (counting only: a race here misstates
+     * it by one thread's part, which the next extension corrects) */
+    do {
+        n = vip_limit_entry_read(e, VIP_LIMIT_W_EXTRA);
+    } while (!vip_limit_entry_cas(e, VIP_LIMIT_W_EXTRA,
+                                  first && v->need_ext ? add : n + add, n));
     res->reset_ns = 0;
     for (;;) {
         s = vip_limit_entry_read(e, VIP_LIMIT_W_STATE);

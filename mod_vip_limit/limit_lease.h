@@ -117,7 +117,7 @@ typedef struct {
     apr_uint64_t want;          /* tokens/slots to ask for */
     /* concurrency only */
     apr_uint64_t base;          /* slots already registered for win */
-    apr_uint64_t next_add;      /* to add to the next epoch's counter */
+    apr_uint64_t ext;           /* registration carried to the next epoch */
     apr_uint64_t old_aux;
     int need_ext;
 } vip_lease_view;
@@ -139,13 +139,14 @@ void vip_lease_merge(vip_limit_entry *e, const vip_lease_plan *lp,
 
 /* Concurrency: one entry (concurrency kind: free when nothing is in
  * flight): STATE requests in flight on this node, AUX the epoch of the
- * node's last registration (high 32 bits) and the slots it registered
- * (low 32 bits) in the counters of that epoch and the next.
+ * node's last registration (high 32 bits) and the slots it holds in that
+ * epoch's counter (low 32 bits), EXTRA the slots it holds in the next
+ * epoch's counter.
  *
  * TAKEN: a slot of the node's registration (STATE raised; release with
  * vip_limit_table_release).  NEED: v says what to register: v->want more
  * slots in epoch v->win's counter (0: none, only the extension), then
- * the grant plus v->base, and v->next_add, in the next epoch's. */
+ * vip_lease_conc_next() in the next epoch's. */
 int vip_lease_conc_take(vip_limit_entry *e, apr_uint64_t epoch,
                         apr_uint32_t k, vip_lease_view *v);
 
