@@ -373,9 +373,11 @@ apr_status_t vip_store_add(vip_store *st, apr_pool_t *p, const char *key,
     return rv;
 }
 
-apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
-                            apr_uint64_t initial, apr_uint32_t ttl,
-                            apr_uint64_t *out)
+/* incr by delta; when absent, add initial; when another node won the
+ * add, incr again.  One round trip in the steady state. */
+static apr_status_t incr_common(vip_store *st, const char *key,
+                                apr_uint64_t delta, apr_uint64_t initial,
+                                apr_uint32_t ttl, apr_uint64_t *out)
 {
     memcached_return_t rc;
     memcached_st *m = take(st);
@@ -389,11 +391,11 @@ apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
         return APR_EGENERAL;
     }
     trip(st);
-    rc = memcached_increment(m, key, klen, 1, &v);
+    rc = memcached_increment(m, key, klen, (uint32_t)delta, &v);
     if (retry_worth(rc)) {
         memcached_quit(m);
         trip(st);
-        rc = memcached_increment(m, key, klen, 1, &v);
+        rc = memcached_increment(m, key, klen, (uint32_t)delta, &v);
     }
     rv = result(st, m, rc);
     if (rv == APR_NOTFOUND) {
@@ -405,7 +407,8 @@ apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
         if (rv == APR_EEXIST) {
             /* Another node created it between our incr and add. */
             trip(st);
-            rv = result(st, m, memcached_increment(m, key, klen, 1, &v));
+            rv = result(st, m, memcached_increment(m, key, klen,
+                                                   (uint32_t)delta, &v));
         }
     }
     give(st, m, rv);
@@ -413,6 +416,57 @@ apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
         *out = v;
     }
     return rv == APR_NOTFOUND || rv == APR_EEXIST ? APR_EGENERAL : rv;
+}
+
+apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
+                            apr_uint64_t initial, apr_uint32_t ttl,
+                            apr_uint64_t *out)
+{
+    return incr_common(st, key, 1, initial, ttl, out);
+}
+
+apr_status_t vip_store_incr_by(vip_store *st, apr_pool_t *p, const char *key,
+                               apr_uint64_t delta, apr_uint32_t ttl,
+                               apr_uint64_t *out)
+{
+    if (delta < 1 || delta > VIP_STORE_MAX_DELTA) {
+        return APR_EINVAL;
+    }
+    return incr_common(st, key, delta, delta, ttl, out);
+}
+
+apr_status_t vip_store_decr_by(vip_store *st, apr_pool_t *p, const char *key,
+                               apr_uint64_t delta, apr_uint64_t *out)
+{
+    memcached_return_t rc;
+    memcached_st *m;
+    uint64_t v = 0;
+    apr_status_t rv;
+
+    if (delta < 1 || delta > VIP_STORE_MAX_DELTA) {
+        return APR_EINVAL;
+    }
+    if (!(m = take(st))) {
+        return APR_EGENERAL;
+    }
+    rc = memcached_decrement(m, key, strlen(key), (uint32_t)delta, &v);
+    if (retry_worth(rc)) {
+        memcached_quit(m);
+        rc = memcached_decrement(m, key, strlen(key), (uint32_t)delta, &v);
+    }
+    rv = result(st, m, rc);
+    give(st, m, rv);
+    if (rv == APR_SUCCESS && out) {
+        *out = v;
+    }
+    return rv;
+}
+
+int vip_store_breaker_open(const vip_store *st)
+{
+    return st && st->shared
+           && apr_atomic_read64((volatile apr_uint64_t *)
+                                &st->shared->open_until_ms) > now_ms();
 }
 
 apr_status_t vip_store_delete(vip_store *st, apr_pool_t *p, const char *key)

@@ -95,6 +95,27 @@ apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
                             apr_uint64_t initial, apr_uint32_t ttl,
                             apr_uint64_t *out);
 
+/* Largest delta of vip_store_incr_by / vip_store_decr_by (libmemcached
+ * takes a 32-bit offset). */
+#define VIP_STORE_MAX_DELTA 0xffffffffu
+
+/* Add delta (1..VIP_STORE_MAX_DELTA) to a decimal counter, creating it
+ * with the value delta and ttl seconds when absent (incr, else add, else
+ * incr again when another node won the add): one round trip in the steady
+ * state, atomic in memcached, so nodes leasing from one counter never
+ * race.  *out receives the new value.  APR_EINVAL for a bad delta. */
+apr_status_t vip_store_incr_by(vip_store *st, apr_pool_t *p, const char *key,
+                               apr_uint64_t delta, apr_uint32_t ttl,
+                               apr_uint64_t *out);
+
+/* Subtract delta from a counter (memcached stops at 0): APR_SUCCESS with
+ * *out, APR_NOTFOUND when absent, or failure. */
+apr_status_t vip_store_decr_by(vip_store *st, apr_pool_t *p, const char *key,
+                               apr_uint64_t delta, apr_uint64_t *out);
+
+/* 1 while the circuit breaker refuses calls (a recent timeout). */
+int vip_store_breaker_open(const vip_store *st);
+
 /* Delete key: APR_SUCCESS (also when it was absent) or failure. */
 apr_status_t vip_store_delete(vip_store *st, apr_pool_t *p, const char *key);
 

@@ -25,6 +25,7 @@
 #include "vip_common.h"
 #include "vip_config.h"
 #include "limit_config.h"
+#include "limit_lease.h"
 #include "limit_rate.h"
 
 extern VIP_MODULE_EXPORT module AP_MODULE_DECLARE_DATA vip_limit_module;
@@ -134,8 +135,10 @@ void *vip_limit_merge_srv(apr_pool_t *p, void *basev, void *addv)
     c->deferred = apr_hash_overlay(p, add->deferred, base->deferred);
     c->deferred_zones = apr_hash_overlay(p, add->deferred_zones,
                                          base->deferred_zones);
-    /* zones are global: the main server's table of them */
+    /* zones are global: the main server's table of them, and the one
+     * VipLimitCluster they use */
     c->zones = base->zones;
+    c->cluster = base->cluster;
     return c;
 }
 
@@ -312,6 +315,12 @@ static const char *cmd_zone(cmd_parms *cmd, void *dc, const char *args)
             }
             z->entries = vip_limit_table_fit((apr_size_t)size);
         }
+        else if (strcmp(w, "store=local") == 0) {
+            z->cluster = 0;
+        }
+        else if (strcmp(w, "store=cluster") == 0) {
+            z->cluster = 1;
+        }
         else if (strcmp(w, "full=open") == 0) {
             z->full_deny = 0;
         }
@@ -321,7 +330,7 @@ static const char *cmd_zone(cmd_parms *cmd, void *dc, const char *args)
         else {
             return apr_psprintf(cmd->pool, "%s %s: bad or repeated option "
                                 "'%s' (known: key=, entries= or size=, "
-                                "full=open|deny)", cmd->cmd->name, z->name, w);
+                                "full=open|deny, store=local|cluster)", cmd->cmd->name, z->name, w);
         }
     }
     if (!z->key) {
@@ -486,6 +495,101 @@ static const char *cmd_route(cmd_parms *cmd, void *dc, const char *args)
     return cmd_keyed(cmd, args, srv_conf(cmd)->routes, "route");
 }
 
+/* ---- VipLimitCluster ------------------------------------------------------ */
+
+static const char *cmd_cluster(cmd_parms *cmd, void *dc, const char *args)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    vip_limit_cluster_conf *cl;
+    const char *w;
+
+    if (err) {
+        return err;
+    }
+    if (!main_conf) {
+        return apr_psprintf(cmd->pool, "%s: no server configuration",
+                            cmd->cmd->name);
+    }
+    if (main_conf->cluster) {
+        return apr_psprintf(cmd->pool, "%s: given twice; list every "
+                            "memcached server on one line", cmd->cmd->name);
+    }
+    cl = apr_pcalloc(cmd->pool, sizeof(*cl));
+    cl->store.connect_ms = VIP_LIMIT_CLUSTER_CONNECT_MS;
+    cl->store.io_ms = VIP_LIMIT_CLUSTER_IO_MS;
+    cl->store.retry_s = VIP_LIMIT_CLUSTER_RETRY_S;
+    cl->store.dead_s = VIP_LIMIT_CLUSTER_DEAD_S;
+    cl->batch = VIP_LIMIT_CLUSTER_BATCH;
+    cl->lease_s = VIP_LIMIT_CLUSTER_LEASE_S;
+    while (*args && *(w = ap_getword_conf(cmd->pool, &args))) {
+        const char *eq = strchr(w, '=');
+        if (eq && !strchr(w, ':')) {
+            apr_size_t n = (apr_size_t)(eq - w);
+            int v, *slot = NULL, lo = 1, hi = 60000;
+            apr_uint32_t *uslot = NULL;
+#define OPT(name) (n == sizeof(name) - 1 && strncmp(w, name, n) == 0)
+            if (OPT("connect_timeout")) {
+                slot = &cl->store.connect_ms;
+            }
+            else if (OPT("timeout")) {
+                slot = &cl->store.io_ms;
+            }
+            else if (OPT("retry")) {
+                slot = &cl->store.retry_s, lo = 1, hi = 3600;
+            }
+            else if (OPT("dead_retry")) {
+                slot = &cl->store.dead_s, lo = 0, hi = 3600;
+            }
+            else if (OPT("nodes")) {
+                uslot = &cl->nodes, lo = 1, hi = VIP_LEASE_MAX_NODES;
+            }
+            else if (OPT("batch")) {
+                uslot = &cl->batch, lo = 1, hi = VIP_LEASE_MAX_BATCH;
+            }
+            else if (OPT("lease")) {
+                uslot = &cl->lease_s, lo = 1, hi = 3600;
+            }
+#undef OPT
+            if ((!slot && !uslot) || !vip_parse_int(eq + 1, lo, hi, &v)) {
+                return apr_psprintf(cmd->pool, "%s: bad option '%s' (known: "
+                                    "nodes=1-%u, batch=1-%u, lease=s 1-3600, "
+                                    "connect_timeout=ms and timeout=ms "
+                                    "1-60000, retry=s 1-3600, dead_retry=s "
+                                    "0-3600)", cmd->cmd->name, w,
+                                    VIP_LEASE_MAX_NODES, VIP_LEASE_MAX_BATCH);
+            }
+            if (slot) {
+                *slot = v;
+            }
+            else {
+                *uslot = (apr_uint32_t)v;
+            }
+            continue;
+        }
+        if ((err = vip_store_parse_server(cmd->pool, &cl->store, w))) {
+            return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+        }
+    }
+    if (!cl->store.servers) {
+        return apr_psprintf(cmd->pool, "%s: name at least one memcached "
+                            "server as host:port", cmd->cmd->name);
+    }
+    if (!cl->nodes) {
+        return apr_psprintf(cmd->pool, "%s: say how many httpd nodes share "
+                            "the limits with nodes=N (each node enforces "
+                            "limit / N on its own while memcached is down)",
+                            cmd->cmd->name);
+    }
+    if (cl->store.io_ms > cl->store.retry_s * 1000) {
+        return apr_psprintf(cmd->pool, "%s: timeout=%d ms is longer than "
+                            "retry=%d s: the breaker would close before a "
+                            "call could time out", cmd->cmd->name,
+                            cl->store.io_ms, cl->store.retry_s);
+    }
+    main_conf->cluster = cl;
+    return NULL;
+}
+
 static const char *cmd_headers(cmd_parms *cmd, void *dcv, const char *arg)
 {
     vip_limit_dir_conf *dc = dcv;
@@ -516,7 +620,13 @@ const command_rec vip_limit_cmds[] = {
     AP_INIT_RAW_ARGS("VipLimitZone", cmd_zone, NULL, RSRC_CONF,
                      "name key=ip|ip6/64|tenant|subject|route|tenant+route|"
                      "expr:<expression> [entries=N|size=bytes] "
-                     "[full=open|deny]: a table of counters in shared memory"),
+                     "[full=open|deny] [store=local|cluster]: a table of "
+                     "counters in shared memory (and memcached)"),
+    AP_INIT_RAW_ARGS("VipLimitCluster", cmd_cluster, NULL, RSRC_CONF,
+                     "host:port... nodes=N [batch=k] [lease=s] "
+                     "[connect_timeout=ms] [timeout=ms] [retry=s] "
+                     "[dead_retry=s]: the memcached cluster of the "
+                     "store=cluster zones"),
     AP_INIT_RAW_ARGS("VipLimit", cmd_limit, NULL, RSRC_CONF | ACCESS_CONF,
                      "zone [rate=N/unit [burst=N]] [quota=N/min|hour|day] "
                      "[concurrency=N] [name=id], or zone off"),

@@ -23,8 +23,17 @@
 
 #include "limit_gcra.h"
 #include "limit_table.h"
+#include "vip_store.h"
 
 #define VIP_LIMIT_DEFAULT_ENTRIES 8192
+
+/* VipLimitCluster defaults. */
+#define VIP_LIMIT_CLUSTER_CONNECT_MS 50
+#define VIP_LIMIT_CLUSTER_IO_MS      100
+#define VIP_LIMIT_CLUSTER_RETRY_S    2
+#define VIP_LIMIT_CLUSTER_DEAD_S     10
+#define VIP_LIMIT_CLUSTER_BATCH      10
+#define VIP_LIMIT_CLUSTER_LEASE_S    10
 
 /* What a zone counts by. */
 enum {
@@ -44,6 +53,16 @@ enum {
     VIP_LIMIT_HDR_LEGACY        /* IETF fields and RateLimit-Limit/... */
 };
 
+/* VipLimitCluster: the memcached cluster the store=cluster zones share. */
+typedef struct {
+    vip_store_conf store;
+    apr_uint32_t nodes;         /* httpd nodes sharing each limit */
+    apr_uint32_t batch;         /* tokens a node leases per `incr` (max) */
+    apr_uint32_t lease_s;       /* concurrency lease epoch, seconds */
+} vip_limit_cluster_conf;
+
+typedef struct vip_limit_czone vip_limit_czone;
+
 typedef struct {
     const char *name;
     int key;                    /* VIP_LIMIT_KEY_* */
@@ -51,8 +70,10 @@ typedef struct {
     ap_expr_info_t *expr;       /* VIP_LIMIT_KEY_EXPR */
     apr_uint32_t entries;
     int full_deny;              /* full of live entries: 503, else open */
+    int cluster;                /* store=cluster */
     vip_limit_table *table;     /* set in post_config */
     vip_limit_store store;      /* every decision goes through this */
+    vip_limit_czone *czone;     /* store=cluster: set in post_config */
 } vip_limit_zone;
 
 typedef struct {
@@ -79,6 +100,7 @@ typedef struct {
                                    off: their IP rules wait likewise */
     apr_hash_t *zones;          /* name -> vip_limit_zone (the main
                                    server's; zones are global) */
+    vip_limit_cluster_conf *cluster;    /* the main server's, or NULL */
 } vip_limit_srv_conf;
 
 typedef struct {

@@ -27,6 +27,10 @@ typedef struct {
     apr_uint64_t reset_ns;      /* until the allowance is whole again
                                    (rate: bucket empty; quota: window end) */
     apr_uint64_t retry_ns;      /* denied: until a request is admitted */
+    int degraded;               /* cluster store: decided on the node's
+                                   share alone (memcached unusable); set
+                                   by the cluster store only, the caller
+                                   zeroes it */
 } vip_limit_result;
 
 /* ---- rate: GCRA -------------------------------------------------------- */

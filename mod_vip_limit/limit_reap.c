@@ -106,21 +106,22 @@ static apr_uint64_t owner(void)
     return my_pid ? my_pid : (apr_uint64_t)getpid();
 }
 
-static int held_rate(void *ctx, apr_uint64_t tag, const vip_gcra *g,
+static int held_rate(void *ctx, const vip_limit_key *k, const vip_gcra *g,
                      apr_uint64_t now, vip_limit_result *res)
 {
-    return vip_limit_table_rate(ctx, tag, g, now, res);
+    return vip_limit_table_rate(ctx, k->tag, g, now, res);
 }
 
-static int held_quota(void *ctx, apr_uint64_t tag, const vip_quota *q,
+static int held_quota(void *ctx, const vip_limit_key *k, const vip_quota *q,
                       apr_uint64_t now, vip_limit_result *res)
 {
-    return vip_limit_table_quota(ctx, tag, q, now, res);
+    return vip_limit_table_quota(ctx, k->tag, q, now, res);
 }
 
-static int held_acquire(void *ctx, apr_uint64_t tag, apr_uint32_t limit,
+static int held_acquire(void *ctx, const vip_limit_key *k, apr_uint32_t limit,
                         apr_uint64_t now, vip_limit_result *res, void **slot)
 {
+    apr_uint64_t tag = k->tag;
     apr_uint64_t me = owner();
     apr_uint32_t hint = thread_hint ? thread_hint - 1
                                     : (apr_uint32_t)(me * 2654435761u);

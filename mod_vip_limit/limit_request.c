@@ -24,6 +24,7 @@
 #include "mod_vip.h"
 #include "vip_common.h"
 #include "vip_problem.h"
+#include "limit_lease.h"
 #include "limit_request.h"
 #include "limit_shm.h"
 
@@ -48,6 +49,7 @@ typedef struct {
     apr_array_header_t *policies;
     apr_array_header_t *charged;    /* const char *: rule names */
     int dry_refused;
+    int degraded;                   /* a decision on a node's share */
 } req_ctx;
 
 typedef struct {
@@ -366,7 +368,8 @@ static int decide(request_rec *r, req_ctx *ctx, const vip_limit_rule *rule,
     apr_size_t n = rule->bucket_len + 1 + keylen;
     char *buf = apr_palloc(r->pool, n);
     vip_limit_result res;
-    apr_uint64_t tag;
+    vip_limit_key k;
+    unsigned char cid[VIP_LEASE_CID_LEN];
     policy *p;
     void *slot = NULL;
     int rv;
@@ -374,16 +377,27 @@ static int decide(request_rec *r, req_ctx *ctx, const vip_limit_rule *rule,
     memcpy(buf, rule->bucket, rule->bucket_len);
     buf[rule->bucket_len] = (char)('0' + kind);
     memcpy(buf + rule->bucket_len + 1, key, keylen);
-    tag = vip_limit_tag(z->table, buf, n, kind);
+    k.tag = vip_limit_tag(z->table, buf, n, kind);
+    k.cid = NULL;
+    if (z->czone) {
+        /* the same counter on every node: a fixed-key hash of the same
+         * bytes (the key value never reaches memcached as such) */
+        vip_lease_cid(buf, n, cid);
+        k.cid = cid;
+    }
+    res.degraded = 0;
 
     if (kind == VIP_LIMIT_KIND_RATE) {
-        rv = st->rate(st->ctx, tag, &rule->rate, now, &res);
+        rv = st->rate(st->ctx, &k, &rule->rate, now, &res);
     }
     else if (kind == VIP_LIMIT_KIND_QUOTA) {
-        rv = st->quota(st->ctx, tag, &rule->quota, now, &res);
+        rv = st->quota(st->ctx, &k, &rule->quota, now, &res);
     }
     else {
-        rv = st->acquire(st->ctx, tag, rule->concurrency, now, &res, &slot);
+        rv = st->acquire(st->ctx, &k, rule->concurrency, now, &res, &slot);
+    }
+    if (res.degraded) {
+        ctx->degraded = 1;
     }
     if (rv == VIP_LIMIT_NOSLOT) {
         return table_full(r, z, now);
@@ -481,7 +495,7 @@ int vip_limit_apply(request_rec *r, const apr_array_header_t *rules,
     }
     if (ctx && ctx->policies->nelts) {
         if (rv == OK && !ctx->dry_refused) {
-            set_notes(r, ctx, NULL, "ok");
+            set_notes(r, ctx, NULL, ctx->degraded ? "degraded" : "ok");
         }
         set_headers(r, ctx, vip_limit_headers(dc));
     }

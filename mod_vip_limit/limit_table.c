@@ -27,8 +27,9 @@ struct vip_limit_entry {
     volatile apr_uint64_t tag;          /* 0: never used */
     volatile apr_uint64_t state;        /* the algorithm's word */
     volatile apr_uint64_t aux;          /* quota: monotonic ns the window
-                                           ends; else unused */
-    apr_uint64_t pad;
+                                           ends; cluster leases: see
+                                           limit_lease.c */
+    volatile apr_uint64_t extra;        /* cluster leases only */
 };
 
 struct vip_limit_table {
@@ -149,6 +150,12 @@ vip_limit_table *vip_limit_table_attach(void *mem, apr_size_t size)
     return t;
 }
 
+apr_uint64_t vip_limit_siphash(apr_uint64_t k0, apr_uint64_t k1,
+                               const void *data, apr_size_t len)
+{
+    return siphash24(k0, k1, data, len);
+}
+
 apr_uint64_t vip_limit_tag(const vip_limit_table *t, const void *data,
                            apr_size_t len, int kind)
 {
@@ -242,6 +249,7 @@ vip_limit_entry *vip_limit_table_get(vip_limit_table *t, apr_uint64_t tag,
         }
         if (apr_atomic_cas64(&stale->tag, tag, stale_tag) == stale_tag) {
             apr_atomic_set64(&stale->aux, 0);
+            apr_atomic_set64(&stale->extra, 0);
             apr_atomic_set64(&stale->state, 0);
             apr_atomic_inc64(&t->reused);
             return stale;
@@ -377,25 +385,54 @@ apr_uint64_t vip_limit_table_inflight(vip_limit_table *t, apr_uint64_t tag)
     return 0;
 }
 
+/* ---- raw words, for the cluster leases (limit_lease.c) ------------------ */
+
+static volatile apr_uint64_t *word(vip_limit_entry *e, int w)
+{
+    return w == VIP_LIMIT_W_STATE ? &e->state
+           : w == VIP_LIMIT_W_AUX ? &e->aux : &e->extra;
+}
+
+apr_uint64_t vip_limit_entry_read(vip_limit_entry *e, int w)
+{
+    return apr_atomic_read64(word(e, w));
+}
+
+int vip_limit_entry_cas(vip_limit_entry *e, int w, apr_uint64_t with,
+                        apr_uint64_t cmp)
+{
+    return apr_atomic_cas64(word(e, w), with, cmp) == cmp;
+}
+
+void vip_limit_entry_raise(vip_limit_entry *e, int w, apr_uint64_t v)
+{
+    apr_uint64_t old;
+
+    while ((old = apr_atomic_read64(word(e, w))) < v
+           && apr_atomic_cas64(word(e, w), v, old) != old) {
+    }
+}
+
 /* ---- the local store ---------------------------------------------------- */
 
-static int store_rate(void *ctx, apr_uint64_t tag, const vip_gcra *g,
+static int store_rate(void *ctx, const vip_limit_key *k, const vip_gcra *g,
                       apr_uint64_t now, vip_limit_result *res)
 {
-    return vip_limit_table_rate(ctx, tag, g, now, res);
+    return vip_limit_table_rate(ctx, k->tag, g, now, res);
 }
 
-static int store_quota(void *ctx, apr_uint64_t tag, const vip_quota *q,
+static int store_quota(void *ctx, const vip_limit_key *k, const vip_quota *q,
                        apr_uint64_t now, vip_limit_result *res)
 {
-    return vip_limit_table_quota(ctx, tag, q, now, res);
+    return vip_limit_table_quota(ctx, k->tag, q, now, res);
 }
 
-static int store_acquire(void *ctx, apr_uint64_t tag, apr_uint32_t limit,
-                         apr_uint64_t now, vip_limit_result *res, void **slot)
+static int store_acquire(void *ctx, const vip_limit_key *k,
+                         apr_uint32_t limit, apr_uint64_t now,
+                         vip_limit_result *res, void **slot)
 {
     vip_limit_entry *e;
-    int rv = vip_limit_table_acquire(ctx, tag, limit, now, res, &e);
+    int rv = vip_limit_table_acquire(ctx, k->tag, limit, now, res, &e);
 
     *slot = e;
     return rv;

@@ -74,6 +74,10 @@ vip_limit_table *vip_limit_table_attach(void *mem, apr_size_t size);
 apr_uint64_t vip_limit_tag(const vip_limit_table *t, const void *data,
                            apr_size_t len, int kind);
 
+/* SipHash-2-4 of data[0..len) under the key (k0, k1). */
+apr_uint64_t vip_limit_siphash(apr_uint64_t k0, apr_uint64_t k1,
+                               const void *data, apr_size_t len);
+
 /* The entry of tag, found or claimed; NULL when there is no room. */
 vip_limit_entry *vip_limit_table_get(vip_limit_table *t, apr_uint64_t tag,
                                      apr_uint64_t now);
@@ -115,19 +119,41 @@ void vip_limit_table_stats(const vip_limit_table *t, vip_limit_stats *st);
 int vip_limit_table_should_log(vip_limit_table *t, apr_uint64_t now,
                                apr_uint64_t interval_ns);
 
+/* The words of an entry, for the cluster leases (limit_lease.c), which
+ * keep their own state in entries of the zone's table: STATE (whose
+ * meaning the kind in the tag gives, for expiry), AUX (for a quota-kind
+ * entry: monotonic ns its window ends) and EXTRA. */
+#define VIP_LIMIT_W_STATE 0
+#define VIP_LIMIT_W_AUX   1
+#define VIP_LIMIT_W_EXTRA 2
+apr_uint64_t vip_limit_entry_read(vip_limit_entry *e, int w);
+/* 1 when the word was cmp and is now with. */
+int vip_limit_entry_cas(vip_limit_entry *e, int w, apr_uint64_t with,
+                        apr_uint64_t cmp);
+/* Raise the word to v (never lowers it). */
+void vip_limit_entry_raise(vip_limit_entry *e, int w, apr_uint64_t v);
+
 /* ---- the store interface --------------------------------------------
  * Every decision goes through a store, so a cluster-wide store (memcached
  * with local pre-admission) can stand in front of the local table without
  * the request code changing.  vip_limit_table_store fills one that works
  * on the table alone. */
+
+/* What a store decides on: the node-local tag, and for cluster zones the
+ * cluster-wide id of the same counter (limit_lease.h; NULL otherwise). */
+typedef struct {
+    apr_uint64_t tag;
+    const unsigned char *cid;       /* 16 bytes */
+} vip_limit_key;
+
 typedef struct vip_limit_store vip_limit_store;
 struct vip_limit_store {
     void *ctx;
-    int (*rate)(void *ctx, apr_uint64_t tag, const vip_gcra *g,
+    int (*rate)(void *ctx, const vip_limit_key *k, const vip_gcra *g,
                 apr_uint64_t now, vip_limit_result *res);
-    int (*quota)(void *ctx, apr_uint64_t tag, const vip_quota *q,
+    int (*quota)(void *ctx, const vip_limit_key *k, const vip_quota *q,
                  apr_uint64_t now, vip_limit_result *res);
-    int (*acquire)(void *ctx, apr_uint64_t tag, apr_uint32_t limit,
+    int (*acquire)(void *ctx, const vip_limit_key *k, apr_uint32_t limit,
                    apr_uint64_t now, vip_limit_result *res, void **slot);
     void (*release)(void *ctx, void *slot);
 };

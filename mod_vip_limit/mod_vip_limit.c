@@ -7,6 +7,8 @@
  *   limit_shm.c      each zone's shared memory across restarts
  *   limit_reap.c     concurrency slots of a dead child come back
  *   limit_holders.c  who holds which slot (pure)
+ *   limit_cluster.c  the cluster store: memcached leases, degraded mode
+ *   limit_lease.c    lease arithmetic, node-local lease state, keys (pure)
  *   limit_table.c    the lock-free table and the store interface (pure)
  *   limit_gcra.c     GCRA, quota and concurrency arithmetic (pure)
  *   limit_rate.c     the limit spec parser (pure)
@@ -35,6 +37,7 @@
 #include "mod_vip.h"
 #include "vip_common.h"
 #include "vip_problem.h"
+#include "limit_cluster.h"
 #include "limit_config.h"
 #include "limit_reap.h"
 #include "limit_request.h"
@@ -44,6 +47,18 @@
  * with -fvisibility=hidden and the module record is the one export. */
 extern VIP_MODULE_EXPORT module AP_MODULE_DECLARE_DATA vip_limit_module;
 APLOG_USE_MODULE(vip_limit);
+
+/* store=cluster needs VipLimitCluster; `httpd -t` runs this hook. */
+static int limit_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    const vip_limit_srv_conf *conf = vip_limit_srv(s);
+
+    if (!conf->zones) {
+        return OK;
+    }
+    return vip_limit_cluster_check(s, conf->zones, conf->cluster);
+}
 
 static int limit_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
@@ -58,9 +73,19 @@ static int limit_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (!conf->zones || !apr_hash_count(conf->zones)) {
         return OK;
     }
-    return vip_limit_shm_setup(s, conf->zones) == APR_SUCCESS
-           && vip_limit_reap_setup(s, conf->zones, pconf) == APR_SUCCESS
-           ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    if (vip_limit_shm_setup(s, conf->zones) != APR_SUCCESS
+        || vip_limit_reap_setup(s, conf->zones, pconf) != APR_SUCCESS
+        /* after the reaper: cluster zones put their own store in front */
+        || vip_limit_cluster_setup(s, pconf, conf->zones, conf->cluster)
+           != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static void limit_child_init(apr_pool_t *p, server_rec *s)
+{
+    vip_limit_cluster_child_init(p, s, vip_limit_srv(s)->cluster);
 }
 
 /* Internal redirects and subrequests belong to a request already
@@ -142,7 +167,10 @@ static void vip_limit_register_hooks(apr_pool_t *p)
     static const char *const after_route[] = { "mod_vip_route.c", NULL };
 
     vip_problem_register("VIP_LIMIT_PROBLEM");
+    ap_hook_check_config(limit_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(limit_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* libmemcached handles are made after fork, never shared */
+    ap_hook_child_init(limit_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* After mod_remoteip (also FIRST) replaced useragent_ip with the
      * client behind a trusted proxy: never a raw X-Forwarded-For. */
     ap_hook_post_read_request(limit_post_read, after_remoteip, NULL,

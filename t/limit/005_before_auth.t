@@ -1,6 +1,6 @@
 # Limits keyed by client IP run in post_read_request, before any
 # authentication work (issue 6, THREATS L1, L3): the vip_limit_early
-# virtual host limits every client IP to 4 requests a minute in front of
+# virtual host limits every client IP to 4 requests an hour (a minute let a token come back on a slow machine) in front of
 # AuthType Vip.  Bad API keys get 401 until the limit is reached, then 429
 # without mod_vip_auth ever looking at the key (no vip.auth_result note).
 # mod_remoteip there trusts only 10.255.255.1, so X-Forwarded-For values
@@ -33,7 +33,7 @@ my $id = req_id();
 my ($res, $hits) = with_hits {
     GET('/open/y', 'X-Forwarded-For' => '203.0.113.9', 'X-Req-Id' => $id)
 };
-is($res->code, 200, 'the fourth request of the minute (anonymous location, spoofed XFF): 200');
+is($res->code, 200, 'the fourth request of the hour (anonymous location, spoofed XFF): 200');
 is(notes($id)->{key}, '127.0.0.1', 'keyed by the real client: X-Forwarded-For from an untrusted peer is ignored');
 
 $id = req_id();

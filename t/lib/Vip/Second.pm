@@ -9,6 +9,7 @@ package Vip::Second;
 #   my $two = Vip::Second->start(body => $conf_text, name => 'cache');
 #   my $res = $two->get('/c/page', Header => 'value');   # HTTP::Response
 #   $two->port; $two->error_log; $two->stop;
+#   $two->crash;       # SIGKILL to the whole server, as a crash
 #
 # The config text is inserted after the LoadModule lines of mod_proxy,
 # mod_proxy_http, mod_proxy_balancer and friends, mod_authz_core/host and
@@ -121,6 +122,21 @@ sub stop {
     while (-e $self->{pid_file} && Time::HiRes::time() < $end) {
         Time::HiRes::sleep(0.05);
     }
+}
+
+# Kill the second httpd and its children at once, as a crash would
+# (SIGKILL to its process group: httpd -k start made the parent a group
+# leader).  Nothing is cleaned up by httpd.
+sub crash {
+    my $self = shift;
+    return unless $self->{started};
+    $self->{started} = 0;
+    open my $fh, '<', $self->{pid_file} or return;
+    my $pid = <$fh> // '';
+    close $fh;
+    chomp $pid;
+    kill 'KILL', -$pid if $pid =~ /^\d+$/;
+    unlink $self->{pid_file};
 }
 
 sub DESTROY { $_[0]->stop }
