@@ -39,6 +39,7 @@
 #include "cache_entry.h"
 #include "cache_esi.h"
 #include "cache_esi_filter.h"
+#include "cache_esi_hint.h"
 #include "cache_gen.h"
 #include "cache_key.h"
 #include "cache_request.h"
@@ -416,15 +417,49 @@ static const vip_store_value *value_of(const mget_set *m, const char *key)
     return s && m->vals ? &m->vals[s - 1] : NULL;
 }
 
-static int run_mget(request_rec *r, vip_store *st, mget_set *m)
+/* The values of m's keys: those the page's own lookup fetched early
+ * under exactly the same key string (cache_esi_hint.h), the rest in one
+ * multi-get.  When any was missing, the keys are remembered for the next
+ * lookup of this page (prefetch: 1). */
+static int run_mget(request_rec *r, vip_store *st, mget_set *m, int prefetch)
 {
+    const char **miss;
+    vip_store_value *got;
+    int i, nmiss = 0, *at;
+
     m->vals = apr_pcalloc(r->pool, sizeof(*m->vals)
                           * (size_t)(m->keys->nelts + 1));
     if (!m->keys->nelts) {
         return 1;
     }
-    if (vip_store_mget(st, r->pool, (const char *const *)m->keys->elts,
-                       m->keys->nelts, m->vals) != APR_SUCCESS) {
+    miss = apr_palloc(r->pool, sizeof(char *) * (size_t)m->keys->nelts);
+    at = apr_palloc(r->pool, sizeof(int) * (size_t)m->keys->nelts);
+    for (i = 0; i < m->keys->nelts; i++) {
+        const char *k = APR_ARRAY_IDX(m->keys, i, const char *);
+        const vip_store_value *v = prefetch ? vip_cache_prefetched(r, k)
+                                            : NULL;
+        if (v) {
+            m->vals[i] = *v;
+        }
+        else {
+            at[nmiss] = i;
+            miss[nmiss++] = k;
+        }
+    }
+    if (!nmiss) {
+        return 1;
+    }
+    if (prefetch) {
+        vip_esi_hint_put(vip_cache_page_key(r),
+                         (const char *const *)m->keys->elts, m->keys->nelts);
+    }
+    got = apr_pcalloc(r->pool, sizeof(*got) * (size_t)nmiss);
+    if (vip_store_mget(st, r->pool, miss, nmiss, got) == APR_SUCCESS) {
+        for (i = 0; i < nmiss; i++) {
+            m->vals[at[i]] = got[i];
+        }
+    }
+    else {
         vip_cache_store_warn(r, "ESI lookup");
         m->vals = NULL;
         return 0;
@@ -516,7 +551,7 @@ static void fetch_cached(request_rec *r, esi_inc *incs, int n, esi_ctx *x)
                                      APR_ARRAY_IDX(tags, j, const char *)));
         }
     }
-    if (!m.keys->nelts || !run_mget(r, st, &m)) {
+    if (!m.keys->nelts || !run_mget(r, st, &m, 1)) {
         return;
     }
     m2.keys = apr_array_make(r->pool, 4, sizeof(const char *));
@@ -541,7 +576,7 @@ static void fetch_cached(request_rec *r, esi_inc *incs, int n, esi_ctx *x)
             in->slot = -2;        /* found in the first */
         }
     }
-    if (nvary && run_mget(r, st, &m2)) {
+    if (nvary && run_mget(r, st, &m2, 0)) {
         for (i = 0; i < n; i++) {
             esi_inc *in = &incs[i];
             if (in->slot >= 0 && decode_value(r, &m2.vals[in->slot], &in->e)) {

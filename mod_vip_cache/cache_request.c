@@ -23,6 +23,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "apr_atomic.h"
+#include "apr_hash.h"
 #include "apr_strings.h"
 
 #include "mod_vip.h"
@@ -31,6 +32,7 @@
 #include "cache_config.h"
 #include "cache_entry.h"
 #include "cache_esi_filter.h"
+#include "cache_esi_hint.h"
 #include "cache_gen.h"
 #include "cache_key.h"
 #include "cache_policy.h"
@@ -358,8 +360,9 @@ int vip_cache_handler(request_rec *r)
     const char **keys;
     const char *fwd = "uri-miss", *key;
     apr_int64_t now = (apr_int64_t)apr_time_sec(r->request_time);
+    const char **frag;
     apr_status_t rv;
-    int n = 2, i;
+    int n = 2, i, nfirst, nfrag = 0;
 
     if (!q || q->lookup_done) {
         return DECLINED;
@@ -372,16 +375,31 @@ int vip_cache_handler(request_rec *r)
     /* One multi-get: the entry, its scope's generation, and the
      * generations of the tags this process has seen on it. */
     hinted = vip_gen_hint_get(r->pool, q->key);
+    /* An ESI page: the keys its fragments were looked up with last time
+     * ride along (cache_esi_hint.h), for the ESI filter to find. */
+    frag = !r->header_only && vip_esi_mode(vip_cache_dir(r)) != VIP_ESI_OFF
+           ? vip_esi_hint_get(r->pool, q->key, &nfrag) : NULL;
     keys = apr_palloc(r->pool, sizeof(char *)
-                      * (size_t)(2 + (hinted ? hinted->nelts : 0)));
+                      * (size_t)(2 + (hinted ? hinted->nelts : 0) + nfrag));
     keys[0] = q->key;
     keys[1] = q->gen_key;
     for (i = 0; hinted && i < hinted->nelts; i++) {
         keys[n++] = vip_gen_key(r->pool, q->scope,
                                 APR_ARRAY_IDX(hinted, i, const char *));
     }
+    nfirst = n;
+    for (i = 0; i < nfrag; i++) {
+        keys[n++] = frag[i];
+    }
     vals = apr_palloc(r->pool, sizeof(*vals) * (size_t)n);
     rv = vip_store_mget(st, r->pool, keys, n, vals);
+    if (rv == APR_SUCCESS && nfrag) {
+        q->prefetch = apr_hash_make(r->pool);
+        for (i = nfirst; i < n; i++) {
+            apr_hash_set(q->prefetch, keys[i], APR_HASH_KEY_STRING, &vals[i]);
+        }
+    }
+    n = nfirst;
     if (rv == APR_SUCCESS) {
         q->scope_gen_known = vip_gen_parse(&vals[1], &q->scope_gen);
         v = vals[0];
@@ -794,4 +812,22 @@ int vip_cache_req_view(const request_rec *r, vip_cache_view *v)
     v->scope = q->scope;
     v->gen_key = q->gen_key;
     return 1;
+}
+
+const char *vip_cache_page_key(const request_rec *r)
+{
+    const cache_req *q = ap_get_module_config(r->request_config,
+                                              &vip_cache_module);
+
+    return q && q->lookup_done ? q->key : NULL;
+}
+
+const vip_store_value *vip_cache_prefetched(const request_rec *r,
+                                            const char *key)
+{
+    const cache_req *q = ap_get_module_config(r->request_config,
+                                              &vip_cache_module);
+
+    return q && q->prefetch ? apr_hash_get(q->prefetch, key,
+                                           APR_HASH_KEY_STRING) : NULL;
 }
