@@ -136,6 +136,8 @@ typedef struct {
     apr_size_t bytes, max_bytes;
     const char *limit;            /* the first limit hit */
     const char *spent;            /* the time or byte budget is spent */
+    const char **chain;           /* the page and its ancestors' URIs */
+    int chain_len, depth;         /* ... and the depth cap, once a page */
     int hits, misses, errors;
 } esi_ctx;
 
@@ -325,7 +327,7 @@ static void fail(request_rec *r, esi_inc *in, const char *why)
 
 /* Resolve src, check the chain, run the lookup phases of the GET
  * subrequest (routing, auth, the page cache's key).  in->rr on success. */
-static void lookup(ap_filter_t *f, esi_inc *in, const char *src)
+static void lookup(ap_filter_t *f, esi_ctx *x, esi_inc *in, const char *src)
 {
     request_rec *r = f->r;
     const vip_cache_dir_conf *dc = vip_cache_dir(r);
@@ -342,15 +344,21 @@ static void lookup(ap_filter_t *f, esi_inc *in, const char *src)
         return;
     }
     in->uri = uri;
-    chain = chain_of(r, &n);
-    /* The page's own includes are level 1; the top page's cap holds for
-     * every level below it. */
-    for (top = r; top->main; top = top->main) {
+    if (!x->chain) {
+        /* Once per page: the chain and the depth cap are the page's. */
+        x->chain = chain_of(r, &x->chain_len);
+        /* The page's own includes are level 1; the top page's cap holds
+         * for every level below it. */
+        for (top = r; top->main; top = top->main) {
+        }
+        x->depth = vip_esi_depth(dc);
+        if (vip_esi_depth(vip_cache_dir(top)) < x->depth) {
+            x->depth = vip_esi_depth(vip_cache_dir(top));
+        }
     }
-    depth = vip_esi_depth(dc);
-    if (vip_esi_depth(vip_cache_dir(top)) < depth) {
-        depth = vip_esi_depth(vip_cache_dir(top));
-    }
+    chain = x->chain;
+    n = x->chain_len;
+    depth = x->depth;
     if ((why = vip_esi_chain_check(r->pool, chain, n, uri, depth + 1))) {
         if (strcmp(why, "depth") == 0) {
             /* A limit (E3): the include stays empty, the page goes on. */
@@ -743,7 +751,7 @@ static apr_status_t esi_assemble(ap_filter_t *f, esi_ctx *x)
     /* Fragments ask for identity too, like the page (E8). */
     apr_table_unset(r->headers_in, "Accept-Encoding");
     for (i = 0; i < n; i++) {
-        lookup(f, &incs[i], incs[i].ev->src);
+        lookup(f, x, &incs[i], incs[i].ev->src);
     }
     fetch_cached(r, incs, n, x);
     for (i = 0; i < n; i++) {
@@ -757,7 +765,7 @@ static apr_status_t esi_assemble(ap_filter_t *f, esi_ctx *x)
         if (in->state == INC_FAILED && in->ev->alt && !over_limit(r, x)) {
             in->tried_alt = 1;
             in->state = INC_PENDING;
-            lookup(f, in, in->ev->alt);
+            lookup(f, x, in, in->ev->alt);
             if (in->rr) {
                 run(f, x, in);
             }

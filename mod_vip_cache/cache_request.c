@@ -71,6 +71,41 @@ static const char *const unkeyed[] = {
     "X-Method-Override", NULL
 };
 
+static int is_unkeyed(const char *name)
+{
+    int i;
+
+    /* all of them are X-... or Forwarded */
+    if (!name || !(((name[0] == 'X' || name[0] == 'x') && name[1] == '-')
+                   || name[0] == 'F' || name[0] == 'f')) {
+        return 0;
+    }
+    for (i = 0; unkeyed[i]; i++) {
+        if (strcasecmp(name, unkeyed[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Drop the unkeyed headers from t: one pass over t to see whether it
+ * holds any, instead of fifteen unsets each scanning the table. */
+static void strip_unkeyed(apr_table_t *t)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *te = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    for (i = 0; i < arr->nelts && !is_unkeyed(te[i].key); i++) {
+    }
+    if (i == arr->nelts) {
+        return;
+    }
+    for (i = 0; unkeyed[i]; i++) {
+        apr_table_unset(t, unkeyed[i]);
+    }
+}
+
 /* Response headers never stored: hop-by-hop, recomputed, or ours. */
 static int skip_header(const char *name)
 {
@@ -150,16 +185,13 @@ int vip_cache_fixups(request_rec *r)
     cache_req *q;
     vip_cache_key_in in;
     const char *tenant;
-    int i;
 
     if (!vip_cache_enabled(dc) || r->prev
         || (r->main && !vip_esi_fragment_request(r))) {
         return DECLINED;
     }
     /* Whatever happens next, the upstream never sees these. */
-    for (i = 0; unkeyed[i]; i++) {
-        apr_table_unset(r->headers_in, unkeyed[i]);
-    }
+    strip_unkeyed(r->headers_in);
     if (r->method_number != M_GET) {
         bypass(r, "method");
         return DECLINED;
