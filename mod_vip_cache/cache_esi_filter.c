@@ -39,6 +39,7 @@
 #include "cache_entry.h"
 #include "cache_esi.h"
 #include "cache_esi_filter.h"
+#include "cache_esi_hint.h"
 #include "cache_gen.h"
 #include "cache_key.h"
 #include "cache_request.h"
@@ -135,6 +136,8 @@ typedef struct {
     apr_size_t bytes, max_bytes;
     const char *limit;            /* the first limit hit */
     const char *spent;            /* the time or byte budget is spent */
+    const char **chain;           /* the page and its ancestors' URIs */
+    int chain_len, depth;         /* ... and the depth cap, once a page */
     int hits, misses, errors;
 } esi_ctx;
 
@@ -324,7 +327,7 @@ static void fail(request_rec *r, esi_inc *in, const char *why)
 
 /* Resolve src, check the chain, run the lookup phases of the GET
  * subrequest (routing, auth, the page cache's key).  in->rr on success. */
-static void lookup(ap_filter_t *f, esi_inc *in, const char *src)
+static void lookup(ap_filter_t *f, esi_ctx *x, esi_inc *in, const char *src)
 {
     request_rec *r = f->r;
     const vip_cache_dir_conf *dc = vip_cache_dir(r);
@@ -341,15 +344,21 @@ static void lookup(ap_filter_t *f, esi_inc *in, const char *src)
         return;
     }
     in->uri = uri;
-    chain = chain_of(r, &n);
-    /* The page's own includes are level 1; the top page's cap holds for
-     * every level below it. */
-    for (top = r; top->main; top = top->main) {
+    if (!x->chain) {
+        /* Once per page: the chain and the depth cap are the page's. */
+        x->chain = chain_of(r, &x->chain_len);
+        /* The page's own includes are level 1; the top page's cap holds
+         * for every level below it. */
+        for (top = r; top->main; top = top->main) {
+        }
+        x->depth = vip_esi_depth(dc);
+        if (vip_esi_depth(vip_cache_dir(top)) < x->depth) {
+            x->depth = vip_esi_depth(vip_cache_dir(top));
+        }
     }
-    depth = vip_esi_depth(dc);
-    if (vip_esi_depth(vip_cache_dir(top)) < depth) {
-        depth = vip_esi_depth(vip_cache_dir(top));
-    }
+    chain = x->chain;
+    n = x->chain_len;
+    depth = x->depth;
     if ((why = vip_esi_chain_check(r->pool, chain, n, uri, depth + 1))) {
         if (strcmp(why, "depth") == 0) {
             /* A limit (E3): the include stays empty, the page goes on. */
@@ -416,15 +425,49 @@ static const vip_store_value *value_of(const mget_set *m, const char *key)
     return s && m->vals ? &m->vals[s - 1] : NULL;
 }
 
-static int run_mget(request_rec *r, vip_store *st, mget_set *m)
+/* The values of m's keys: those the page's own lookup fetched early
+ * under exactly the same key string (cache_esi_hint.h), the rest in one
+ * multi-get.  When any was missing, the keys are remembered for the next
+ * lookup of this page (prefetch: 1). */
+static int run_mget(request_rec *r, vip_store *st, mget_set *m, int prefetch)
 {
+    const char **miss;
+    vip_store_value *got;
+    int i, nmiss = 0, *at;
+
     m->vals = apr_pcalloc(r->pool, sizeof(*m->vals)
                           * (size_t)(m->keys->nelts + 1));
     if (!m->keys->nelts) {
         return 1;
     }
-    if (vip_store_mget(st, r->pool, (const char *const *)m->keys->elts,
-                       m->keys->nelts, m->vals) != APR_SUCCESS) {
+    miss = apr_palloc(r->pool, sizeof(char *) * (size_t)m->keys->nelts);
+    at = apr_palloc(r->pool, sizeof(int) * (size_t)m->keys->nelts);
+    for (i = 0; i < m->keys->nelts; i++) {
+        const char *k = APR_ARRAY_IDX(m->keys, i, const char *);
+        const vip_store_value *v = prefetch ? vip_cache_prefetched(r, k)
+                                            : NULL;
+        if (v) {
+            m->vals[i] = *v;
+        }
+        else {
+            at[nmiss] = i;
+            miss[nmiss++] = k;
+        }
+    }
+    if (!nmiss) {
+        return 1;
+    }
+    if (prefetch) {
+        vip_esi_hint_put(vip_cache_page_key(r),
+                         (const char *const *)m->keys->elts, m->keys->nelts);
+    }
+    got = apr_pcalloc(r->pool, sizeof(*got) * (size_t)nmiss);
+    if (vip_store_mget(st, r->pool, miss, nmiss, got) == APR_SUCCESS) {
+        for (i = 0; i < nmiss; i++) {
+            m->vals[at[i]] = got[i];
+        }
+    }
+    else {
         vip_cache_store_warn(r, "ESI lookup");
         m->vals = NULL;
         return 0;
@@ -517,7 +560,7 @@ static void fetch_cached(request_rec *r, esi_inc *incs, int n, esi_ctx *x)
                                      APR_ARRAY_IDX(tags, j, const char *)));
         }
     }
-    if (!m.keys->nelts || !run_mget(r, st, &m)) {
+    if (!m.keys->nelts || !run_mget(r, st, &m, 1)) {
         return;
     }
     m2.keys = apr_array_make(r->pool, 4, sizeof(const char *));
@@ -542,7 +585,7 @@ static void fetch_cached(request_rec *r, esi_inc *incs, int n, esi_ctx *x)
             in->slot = -2;        /* found in the first */
         }
     }
-    if (nvary && run_mget(r, st, &m2)) {
+    if (nvary && run_mget(r, st, &m2, 0)) {
         for (i = 0; i < n; i++) {
             esi_inc *in = &incs[i];
             if (in->slot >= 0 && decode_value(r, &m2.vals[in->slot], &in->e)) {
@@ -709,7 +752,7 @@ static apr_status_t esi_assemble(ap_filter_t *f, esi_ctx *x)
     /* Fragments ask for identity too, like the page (E8). */
     apr_table_unset(r->headers_in, "Accept-Encoding");
     for (i = 0; i < n; i++) {
-        lookup(f, &incs[i], incs[i].ev->src);
+        lookup(f, x, &incs[i], incs[i].ev->src);
     }
     fetch_cached(r, incs, n, x);
     for (i = 0; i < n; i++) {
@@ -723,7 +766,7 @@ static apr_status_t esi_assemble(ap_filter_t *f, esi_ctx *x)
         if (in->state == INC_FAILED && in->ev->alt && !over_limit(r, x)) {
             in->tried_alt = 1;
             in->state = INC_PENDING;
-            lookup(f, in, in->ev->alt);
+            lookup(f, x, in, in->ev->alt);
             if (in->rr) {
                 run(f, x, in);
             }

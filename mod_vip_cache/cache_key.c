@@ -104,25 +104,85 @@ const char *vip_cache_query(apr_pool_t *p, const char *query,
     return out;
 }
 
+/* Appends "<len>:<bytes>\n" (s NULL: "0:\n") at o; returns the end.  At
+ * most 21 digits + 2 + len bytes. */
+static char *put_field(char *o, apr_size_t len)
+{
+    char digits[24];
+    int d = 0;
+
+    do {
+        digits[d++] = (char)('0' + len % 10);
+        len /= 10;
+    } while (len);
+    while (d) {
+        *o++ = digits[--d];
+    }
+    *o++ = ':';
+    return o;
+}
+
+#define FIELD_ROOM(n) ((n) + 24)
+
+/* One buffer, no intermediate strings: this runs for every cached
+ * request and every ESI fragment lookup. */
+char *vip_cache_key_material(apr_pool_t *p, const vip_cache_key_in *in)
+{
+    static const char magic[] = "vip-cache-1\n";
+    const char *method = in->method;
+    const char *f[5];
+    apr_size_t fl[5], total = sizeof(magic) + 24 + 1;
+    char *out, *o;
+    int i;
+
+    if (method && strcmp(method, "HEAD") == 0) {
+        method = "GET";
+    }
+    f[0] = method;
+    f[1] = in->scheme;
+    f[2] = in->host;
+    f[3] = in->path;
+    f[4] = in->scope;
+    for (i = 0; i < 5; i++) {
+        fl[i] = f[i] ? strlen(f[i]) : 0;
+        total += FIELD_ROOM(fl[i]);
+    }
+    total += in->query ? FIELD_ROOM(strlen(in->query)) : 2;
+    o = out = apr_palloc(p, total);
+    memcpy(o, magic, sizeof(magic) - 1);
+    o += sizeof(magic) - 1;
+    for (i = 0; i < 5; i++) {
+        if (i == 3) {
+            /* the port between host and path */
+            o += apr_snprintf(o, 24, "%d\n", in->port);
+        }
+        o = put_field(o, fl[i]);
+        memcpy(o, f[i] ? f[i] : "", fl[i]);
+        o += fl[i];
+        *o++ = '\n';
+        if (i == 3) {
+            if (in->query) {
+                apr_size_t ql = strlen(in->query);
+                o = put_field(o, ql);
+                memcpy(o, in->query, ql);
+                o += ql;
+                *o++ = '\n';
+            }
+            else {
+                *o++ = '-';
+                *o++ = '\n';
+            }
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 /* "<len>:<bytes>\n" */
 static char *field(apr_pool_t *p, const char *s)
 {
     return apr_psprintf(p, "%" APR_SIZE_T_FMT ":%s\n", s ? strlen(s) : 0,
                         s ? s : "");
-}
-
-char *vip_cache_key_material(apr_pool_t *p, const vip_cache_key_in *in)
-{
-    const char *method = in->method;
-
-    if (method && strcmp(method, "HEAD") == 0) {
-        method = "GET";
-    }
-    return apr_pstrcat(p, "vip-cache-1\n", field(p, method),
-                       field(p, in->scheme), field(p, in->host),
-                       apr_psprintf(p, "%d\n", in->port), field(p, in->path),
-                       in->query ? field(p, in->query) : "-\n",
-                       field(p, in->scope), NULL);
 }
 
 char *vip_cache_key_append(apr_pool_t *p, const char *material,

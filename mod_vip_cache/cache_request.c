@@ -23,6 +23,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "apr_atomic.h"
+#include "apr_hash.h"
 #include "apr_strings.h"
 
 #include "mod_vip.h"
@@ -31,6 +32,7 @@
 #include "cache_config.h"
 #include "cache_entry.h"
 #include "cache_esi_filter.h"
+#include "cache_esi_hint.h"
 #include "cache_gen.h"
 #include "cache_key.h"
 #include "cache_policy.h"
@@ -68,6 +70,41 @@ static const char *const unkeyed[] = {
     "X-Original-Host", "X-Host", "X-HTTP-Method-Override", "X-HTTP-Method",
     "X-Method-Override", NULL
 };
+
+static int is_unkeyed(const char *name)
+{
+    int i;
+
+    /* all of them are X-... or Forwarded */
+    if (!name || !(((name[0] == 'X' || name[0] == 'x') && name[1] == '-')
+                   || name[0] == 'F' || name[0] == 'f')) {
+        return 0;
+    }
+    for (i = 0; unkeyed[i]; i++) {
+        if (strcasecmp(name, unkeyed[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Drop the unkeyed headers from t: one pass over t to see whether it
+ * holds any, instead of fifteen unsets each scanning the table. */
+static void strip_unkeyed(apr_table_t *t)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *te = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    for (i = 0; i < arr->nelts && !is_unkeyed(te[i].key); i++) {
+    }
+    if (i == arr->nelts) {
+        return;
+    }
+    for (i = 0; unkeyed[i]; i++) {
+        apr_table_unset(t, unkeyed[i]);
+    }
+}
 
 /* Response headers never stored: hop-by-hop, recomputed, or ours. */
 static int skip_header(const char *name)
@@ -156,16 +193,13 @@ int vip_cache_fixups(request_rec *r)
     cache_req *q;
     vip_cache_key_in in;
     const char *tenant, *route, *service;
-    int i;
 
     if (!vip_cache_enabled(dc) || r->prev
         || (r->main && !vip_esi_fragment_request(r))) {
         return DECLINED;
     }
     /* Whatever happens next, the upstream never sees these. */
-    for (i = 0; unkeyed[i]; i++) {
-        apr_table_unset(r->headers_in, unkeyed[i]);
-    }
+    strip_unkeyed(r->headers_in);
     if (r->method_number != M_GET) {
         bypass(r, "method");
         return DECLINED;
@@ -416,8 +450,9 @@ int vip_cache_handler(request_rec *r)
     const char **keys;
     const char *fwd = "uri-miss", *key;
     apr_int64_t now = (apr_int64_t)apr_time_sec(r->request_time);
+    const char **frag;
     apr_status_t rv;
-    int n = 3, i;
+    int n = 3, i, nfirst, nfrag = 0;
 
     if (!q || q->lookup_done) {
         return DECLINED;
@@ -430,8 +465,12 @@ int vip_cache_handler(request_rec *r)
     /* One multi-get: the entry, its scope's generation, its URL's, and
      * the generations of the tags this process has seen on it. */
     hinted = vip_gen_hint_get(r->pool, q->key);
+    /* An ESI page: the keys its fragments were looked up with last time
+     * ride along (cache_esi_hint.h), for the ESI filter to find. */
+    frag = !r->header_only && vip_esi_mode(vip_cache_dir(r)) != VIP_ESI_OFF
+           ? vip_esi_hint_get(r->pool, q->key, &nfrag) : NULL;
     keys = apr_palloc(r->pool, sizeof(char *)
-                      * (size_t)(3 + (hinted ? hinted->nelts : 0)));
+                      * (size_t)(3 + (hinted ? hinted->nelts : 0) + nfrag));
     keys[0] = q->key;
     keys[1] = q->gen_key;
     keys[2] = q->url_gen_key;
@@ -441,8 +480,19 @@ int vip_cache_handler(request_rec *r)
             keys[n++] = vip_gen_key(r->pool, q->scope, tag);
         }
     }
+    nfirst = n;
+    for (i = 0; i < nfrag; i++) {
+        keys[n++] = frag[i];
+    }
     vals = apr_palloc(r->pool, sizeof(*vals) * (size_t)n);
     rv = vip_store_mget(st, r->pool, keys, n, vals);
+    if (rv == APR_SUCCESS && nfrag) {
+        q->prefetch = apr_hash_make(r->pool);
+        for (i = nfirst; i < n; i++) {
+            apr_hash_set(q->prefetch, keys[i], APR_HASH_KEY_STRING, &vals[i]);
+        }
+    }
+    n = nfirst;
     if (rv == APR_SUCCESS) {
         q->scope_gen_known = vip_gen_parse(&vals[1], &q->scope_gen);
         q->url_gen_known = vip_gen_parse(&vals[2], &q->url_gen);
@@ -898,4 +948,22 @@ int vip_cache_req_view(const request_rec *r, vip_cache_view *v)
     v->gen_key = q->gen_key;
     v->url_gen_key = q->url_gen_key;
     return 1;
+}
+
+const char *vip_cache_page_key(const request_rec *r)
+{
+    const cache_req *q = ap_get_module_config(r->request_config,
+                                              &vip_cache_module);
+
+    return q && q->lookup_done ? q->key : NULL;
+}
+
+const vip_store_value *vip_cache_prefetched(const request_rec *r,
+                                            const char *key)
+{
+    const cache_req *q = ap_get_module_config(r->request_config,
+                                              &vip_cache_module);
+
+    return q && q->prefetch ? apr_hash_get(q->prefetch, key,
+                                           APR_HASH_KEY_STRING) : NULL;
 }

@@ -9,6 +9,7 @@
 #define VIP_CACHE_REQUEST_H
 
 #include "httpd.h"
+#include "apr_hash.h"
 #include "util_filter.h"
 
 #include "cache_entry.h"
@@ -43,6 +44,8 @@ typedef struct {
     const char *stale_key;
     int stale_started;            /* the stale filter replaced the head */
     void *lock;                   /* the collapse lock this request holds */
+    apr_hash_t *prefetch;         /* key -> vip_store_value, fetched with
+                                   * the page for its ESI fragments */
 } cache_req;
 
 /* Counters for the status handler: in shared memory, updated with
@@ -121,5 +124,12 @@ typedef struct {
     const char *material, *key, *scope, *gen_key, *url_gen_key;
 } vip_cache_view;
 int vip_cache_req_view(const request_rec *r, vip_cache_view *v);
+
+/* The primary key r was looked up with (NULL when it was not), and a
+ * value the lookup fetched early for r's ESI fragments under exactly
+ * key (NULL when none): the ESI filter's side of cache_esi_hint.h. */
+const char *vip_cache_page_key(const request_rec *r);
+const vip_store_value *vip_cache_prefetched(const request_rec *r,
+                                            const char *key);
 
 #endif

@@ -30,6 +30,7 @@
 #include "cache_config.h"
 #include "cache_gen.h"
 #include "cache_esi_filter.h"
+#include "cache_esi_hint.h"
 #include "cache_request.h"
 
 /* Declared first with default visibility: lib/ and this module are built
@@ -153,6 +154,7 @@ static void cache_child_init(apr_pool_t *p, server_rec *s)
         threads = 1;
     }
     stores = apr_hash_make(p);
+    vip_esi_hint_init(p);
     if (vip_gen_hint_init(p) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, VIPLOGNO(03007)
                      "cannot create the tag hint: tagged entries cost a "
