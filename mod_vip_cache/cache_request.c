@@ -329,29 +329,34 @@ static int decode(request_rec *r, vip_store_value *v, vip_cache_entry *e)
     return 1;
 }
 
-apr_status_t vip_cache_fetch_page(request_rec *r, vip_store *st,
-                                  cache_req *q, vip_cache_entry *e,
-                                  vip_store_value *v, const char **key)
+/* e decoded from v, a Vary entry: the page it leads to, into e and v. */
+static apr_status_t follow_vary(request_rec *r, vip_store *st, cache_req *q,
+                                vip_cache_entry *e, vip_store_value *v,
+                                const char **key)
 {
-    apr_status_t rv = vip_store_get(st, r->pool, q->key, v);
+    apr_status_t rv;
 
-    *key = q->key;
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (!decode(r, v, e)) {
-        return APR_NOTFOUND;
-    }
-    if (e->kind == VIP_ENTRY_VARY) {
-        *key = vip_cache_key_hash(r->pool,
-                   vip_cache_key_vary(r->pool, q->material, e->vary,
-                                      req_header, r));
-        rv = *key ? vip_store_get(st, r->pool, *key, v) : APR_EGENERAL;
-        if (rv == APR_SUCCESS && !(decode(r, v, e) && e->kind == VIP_ENTRY_PAGE)) {
-            rv = APR_NOTFOUND;
-        }
+    /* The names the resource varies on make the page's key. */
+    *key = vip_cache_key_hash(r->pool,
+               vip_cache_key_vary(r->pool, q->material, e->vary,
+                                  req_header, r));
+    rv = *key ? vip_store_get(st, r->pool, *key, v) : APR_EGENERAL;
+    if (rv == APR_SUCCESS && !(decode(r, v, e) && e->kind == VIP_ENTRY_PAGE)) {
+        rv = APR_NOTFOUND;
     }
     return rv;
+}
+
+apr_status_t vip_cache_page_of(request_rec *r, vip_store *st, cache_req *q,
+                               vip_cache_entry *e, vip_store_value *v,
+                               const char **key)
+{
+    *key = q->key;
+    if (!v->data || !decode(r, v, e)) {
+        return APR_NOTFOUND;
+    }
+    return e->kind == VIP_ENTRY_VARY ? follow_vary(r, st, q, e, v, key)
+                                     : APR_SUCCESS;
 }
 
 /* The generation fetched for key, from the multi-get's answers. */
@@ -421,23 +426,46 @@ static int tags_current(request_rec *r, vip_store *st, cache_req *q,
 int vip_cache_entry_current(request_rec *r, vip_store *st, cache_req *q,
                             const char *key, const vip_cache_entry *e)
 {
-    apr_status_t rv;
-    apr_uint64_t g = q->scope_gen;
+    int nt = e->tags->nelts, n = 0, i;
+    const char **keys = apr_palloc(r->pool, sizeof(char *) * (size_t)(nt + 1));
+    vip_store_value *vals;
+    apr_uint64_t g;
 
+    (void)key;
     /* The scope's generation as the lookup read it; when memcached had
-     * none then (restarted empty), as it is now: the fetcher created it. */
-    if (!q->scope_gen_known) {
-        vip_store_value v;
-        if (vip_store_get(st, r->pool, q->gen_key, &v) != APR_SUCCESS
-            || !vip_gen_parse(&v, &g)) {
+     * none then (restarted empty), as it is now: the fetcher created it.
+     * Read in the same multi-get as the tags' generations. */
+    if (q->scope_gen_known) {
+        if (e->tenant_gen != q->scope_gen) {
             return 0;
         }
     }
-    if (e->tenant_gen != g) {
+    else {
+        keys[n++] = q->gen_key;
+    }
+    for (i = 0; i < nt; i++) {
+        keys[n++] = vip_gen_key(r->pool, q->scope,
+                                APR_ARRAY_IDX(e->tags, i, vip_entry_tag).name);
+    }
+    if (!n) {
+        return 1;
+    }
+    vals = apr_palloc(r->pool, sizeof(*vals) * (size_t)n);
+    if (vip_store_mget(st, r->pool, keys, n, vals) != APR_SUCCESS) {
         return 0;
     }
-    return !e->tags->nelts
-           || tags_current(r, st, q, key, e, NULL, NULL, 0, &rv);
+    n = 0;
+    if (!q->scope_gen_known
+        && (!vip_gen_parse(&vals[n++], &g) || g != e->tenant_gen)) {
+        return 0;
+    }
+    for (i = 0; i < nt; i++) {
+        if (!vip_gen_parse(&vals[n++], &g)
+            || g != APR_ARRAY_IDX(e->tags, i, vip_entry_tag).gen) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int vip_cache_handler(request_rec *r)
@@ -502,16 +530,8 @@ int vip_cache_handler(request_rec *r)
     key = q->key;
     if (rv == APR_SUCCESS && decode(r, &v, &e)) {
         if (e.kind == VIP_ENTRY_VARY) {
-            /* The names the resource varies on make the page's key. */
-            key = vip_cache_key_hash(r->pool,
-                      vip_cache_key_vary(r->pool, q->material, e.vary,
-                                         req_header, r));
-            rv = key ? vip_store_get(st, r->pool, key, &v) : APR_EGENERAL;
             fwd = "vary-miss";
-            if (rv == APR_SUCCESS && !(decode(r, &v, &e)
-                                       && e.kind == VIP_ENTRY_PAGE)) {
-                rv = APR_NOTFOUND;
-            }
+            rv = follow_vary(r, st, q, &e, &v, &key);
         }
         if (rv == APR_SUCCESS) {
             fwd = "miss";

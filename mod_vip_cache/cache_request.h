@@ -80,11 +80,11 @@ char *vip_cache_material(request_rec *r, const char *scope, const char *path,
 int vip_cache_serve(request_rec *r, vip_cache_entry *e, vip_store_value *v,
                     const char *key, apr_int64_t now, const char *status);
 
-/* The page under q's primary key (following a Vary entry), decoded:
- * APR_SUCCESS, APR_NOTFOUND (absent or unusable) or a store failure. */
-apr_status_t vip_cache_fetch_page(request_rec *r, vip_store *st,
-                                  cache_req *q, vip_cache_entry *e,
-                                  vip_store_value *v, const char **key);
+/* The page an entry read under q's primary key leads to (following a
+ * Vary entry: one more get), decoded into e; v holds its bytes. */
+apr_status_t vip_cache_page_of(request_rec *r, vip_store *st, cache_req *q,
+                               vip_cache_entry *e, vip_store_value *v,
+                               const char **key);
 
 /* cache_stale.c: an expired entry or a miss that others may be fetching.
  * Returns DECLINED to go to the upstream (holding the lock when it got

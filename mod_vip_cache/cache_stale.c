@@ -101,7 +101,7 @@ int vip_cache_collapse(request_rec *r, vip_store *st, cache_req *q,
     wait = (apr_interval_time_t)vip_cache_collapse_wait(dc) * 1000;
     while (waited < wait) {
         const char *keys[2];
-        vip_store_value vals[2], v;
+        vip_store_value vals[2];
         vip_cache_entry e;
         const char *key;
         apr_int64_t t;
@@ -119,13 +119,14 @@ int vip_cache_collapse(request_rec *r, vip_store *st, cache_req *q,
             }
             continue;
         }
-        rv = vip_cache_fetch_page(r, st, q, &e, &v, &key);
+        /* the page just read, not a second get of it */
+        rv = vip_cache_page_of(r, st, q, &e, &vals[0], &key);
         t = (apr_int64_t)apr_time_sec(apr_time_now());
         /* Only a page stored since the purges it must respect: the
          * generation checks of the lookup, tags included. */
         if (rv == APR_SUCCESS && t < e.fresh_until
             && vip_cache_entry_current(r, st, q, key, &e)) {
-            return vip_cache_serve(r, &e, &v, key, t,
+            return vip_cache_serve(r, &e, &vals[0], key, t,
                        apr_psprintf(r->pool, "vip; hit; ttl=%" APR_INT64_T_FMT
                                     "; detail=collapsed", e.fresh_until - t));
         }
