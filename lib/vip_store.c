@@ -329,48 +329,79 @@ apr_status_t vip_store_mget(vip_store *st, apr_pool_t *p,
     return rv;
 }
 
-apr_status_t vip_store_set(vip_store *st, apr_pool_t *p, const char *key,
-                           const void *data, apr_size_t len, apr_uint32_t ttl)
+/* The single-key commands, for one retry path. */
+typedef enum { CMD_SET, CMD_ADD, CMD_DELETE, CMD_INCR, CMD_DECR } cmd_kind;
+
+typedef struct {
+    cmd_kind kind;
+    const char *key;
+    size_t klen;
+    const void *data;
+    size_t len;
+    time_t ttl;
+    uint32_t delta;
+} store_cmd;
+
+static memcached_return_t send_cmd(vip_store *st, memcached_st *m,
+                                   const store_cmd *c, uint64_t *v)
 {
-    memcached_return_t rc;
+    trip(st);
+    switch (c->kind) {
+    case CMD_SET:
+        return memcached_set(m, c->key, c->klen, c->data, c->len, c->ttl, 0);
+    case CMD_ADD:
+        return memcached_add(m, c->key, c->klen, c->data, c->len, c->ttl, 0);
+    case CMD_DELETE:
+        return memcached_delete(m, c->key, c->klen, 0);
+    case CMD_INCR:
+        return memcached_increment(m, c->key, c->klen, c->delta, v);
+    default:
+        return memcached_decrement(m, c->key, c->klen, c->delta, v);
+    }
+}
+
+/* One command on handle m; a connection memcached closed gets one
+ * immediate retry (retry_worth). */
+static memcached_return_t command(vip_store *st, memcached_st *m,
+                                  const store_cmd *c, uint64_t *v)
+{
+    memcached_return_t rc = send_cmd(st, m, c, v);
+
+    if (retry_worth(rc)) {
+        memcached_quit(m);
+        rc = send_cmd(st, m, c, v);
+    }
+    return rc;
+}
+
+/* take a handle, one command, give it back */
+static apr_status_t simple(vip_store *st, const store_cmd *c, uint64_t *v)
+{
     memcached_st *m = take(st);
     apr_status_t rv;
 
     if (!m) {
         return APR_EGENERAL;
     }
-    trip(st);
-    rc = memcached_set(m, key, strlen(key), data, len, (time_t)ttl, 0);
-    if (retry_worth(rc)) {
-        memcached_quit(m);
-        trip(st);
-        rc = memcached_set(m, key, strlen(key), data, len, (time_t)ttl, 0);
-    }
-    rv = result(st, m, rc);
+    rv = result(st, m, command(st, m, c, v));
     give(st, m, rv);
     return rv;
+}
+
+apr_status_t vip_store_set(vip_store *st, apr_pool_t *p, const char *key,
+                           const void *data, apr_size_t len, apr_uint32_t ttl)
+{
+    store_cmd c = { CMD_SET, key, strlen(key), data, len, (time_t)ttl, 0 };
+
+    return simple(st, &c, NULL);
 }
 
 apr_status_t vip_store_add(vip_store *st, apr_pool_t *p, const char *key,
                            const void *data, apr_size_t len, apr_uint32_t ttl)
 {
-    memcached_return_t rc;
-    memcached_st *m = take(st);
-    apr_status_t rv;
+    store_cmd c = { CMD_ADD, key, strlen(key), data, len, (time_t)ttl, 0 };
 
-    if (!m) {
-        return APR_EGENERAL;
-    }
-    trip(st);
-    rc = memcached_add(m, key, strlen(key), data, len, (time_t)ttl, 0);
-    if (retry_worth(rc)) {
-        memcached_quit(m);
-        trip(st);
-        rc = memcached_add(m, key, strlen(key), data, len, (time_t)ttl, 0);
-    }
-    rv = result(st, m, rc);
-    give(st, m, rv);
-    return rv;
+    return simple(st, &c, NULL);
 }
 
 /* incr by delta; when absent, add initial; when another node won the
@@ -379,36 +410,26 @@ static apr_status_t incr_common(vip_store *st, const char *key,
                                 apr_uint64_t delta, apr_uint64_t initial,
                                 apr_uint32_t ttl, apr_uint64_t *out)
 {
-    memcached_return_t rc;
     memcached_st *m = take(st);
-    size_t klen = strlen(key);
+    store_cmd c = { CMD_INCR, key, strlen(key), NULL, 0, (time_t)ttl,
+                    (uint32_t)delta };
     uint64_t v = 0;
     apr_status_t rv;
     char buf[24];
-    int len;
 
     if (!m) {
         return APR_EGENERAL;
     }
-    trip(st);
-    rc = memcached_increment(m, key, klen, (uint32_t)delta, &v);
-    if (retry_worth(rc)) {
-        memcached_quit(m);
-        trip(st);
-        rc = memcached_increment(m, key, klen, (uint32_t)delta, &v);
-    }
-    rv = result(st, m, rc);
+    rv = result(st, m, command(st, m, &c, &v));
     if (rv == APR_NOTFOUND) {
-        len = apr_snprintf(buf, sizeof(buf), "%" APR_UINT64_T_FMT, initial);
-        trip(st);
-        rv = result(st, m, memcached_add(m, key, klen, buf, (size_t)len,
-                                         (time_t)ttl, 0));
+        store_cmd a = { CMD_ADD, key, c.klen, buf, 0, (time_t)ttl, 0 };
+        a.len = (size_t)apr_snprintf(buf, sizeof(buf), "%" APR_UINT64_T_FMT,
+                                     initial);
+        rv = result(st, m, send_cmd(st, m, &a, NULL));
         v = initial;
         if (rv == APR_EEXIST) {
             /* Another node created it between our incr and add. */
-            trip(st);
-            rv = result(st, m, memcached_increment(m, key, klen,
-                                                   (uint32_t)delta, &v));
+            rv = result(st, m, send_cmd(st, m, &c, &v));
         }
     }
     give(st, m, rv);
@@ -438,24 +459,14 @@ apr_status_t vip_store_incr_by(vip_store *st, apr_pool_t *p, const char *key,
 apr_status_t vip_store_decr_by(vip_store *st, apr_pool_t *p, const char *key,
                                apr_uint64_t delta, apr_uint64_t *out)
 {
-    memcached_return_t rc;
-    memcached_st *m;
+    store_cmd c = { CMD_DECR, key, strlen(key), NULL, 0, 0, (uint32_t)delta };
     uint64_t v = 0;
     apr_status_t rv;
 
     if (delta < 1 || delta > VIP_STORE_MAX_DELTA) {
         return APR_EINVAL;
     }
-    if (!(m = take(st))) {
-        return APR_EGENERAL;
-    }
-    rc = memcached_decrement(m, key, strlen(key), (uint32_t)delta, &v);
-    if (retry_worth(rc)) {
-        memcached_quit(m);
-        rc = memcached_decrement(m, key, strlen(key), (uint32_t)delta, &v);
-    }
-    rv = result(st, m, rc);
-    give(st, m, rv);
+    rv = simple(st, &c, &v);
     if (rv == APR_SUCCESS && out) {
         *out = v;
     }
@@ -471,22 +482,9 @@ int vip_store_breaker_open(const vip_store *st)
 
 apr_status_t vip_store_delete(vip_store *st, apr_pool_t *p, const char *key)
 {
-    memcached_return_t rc;
-    memcached_st *m = take(st);
-    apr_status_t rv;
+    store_cmd c = { CMD_DELETE, key, strlen(key), NULL, 0, 0, 0 };
+    apr_status_t rv = simple(st, &c, NULL);
 
-    if (!m) {
-        return APR_EGENERAL;
-    }
-    trip(st);
-    rc = memcached_delete(m, key, strlen(key), 0);
-    if (retry_worth(rc)) {
-        memcached_quit(m);
-        trip(st);
-        rc = memcached_delete(m, key, strlen(key), 0);
-    }
-    rv = result(st, m, rc);
-    give(st, m, rv);
     return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
 }
 
