@@ -31,12 +31,7 @@ int __wrap_CRYPTO_memcmp(const void *a, const void *b, size_t len)
     return __real_CRYPTO_memcmp(a, b, len);
 }
 
-static int passed, failed;
-
-#define CHECK(cond, name) do { \
-    if (cond) { passed++; } \
-    else { failed++; printf("FAIL %s (%s:%d)\n", name, __FILE__, __LINE__); } \
-} while (0)
+#include "unit.h"
 
 #define KEY "ct-k1.0123456789abcdefghijABCDEFGHIJ_-xyzXYZ0123"
 

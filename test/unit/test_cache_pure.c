@@ -18,12 +18,7 @@
 #include "cache_key.h"
 #include "cache_policy.h"
 
-static int passed, failed;
-
-#define CHECK(cond, name) do { \
-    if (cond) { passed++; } \
-    else { failed++; printf("FAIL %s (%s:%d)\n", name, __FILE__, __LINE__); } \
-} while (0)
+#include "unit.h"
 
 static apr_pool_t *pool;
 

@@ -20,12 +20,7 @@
 #include "limit_holders.h"
 #include "limit_table.h"
 
-static int passed, failed;
-
-#define CHECK(cond, name) do { \
-    if (cond) { passed++; } \
-    else { failed++; printf("FAIL %s (%s:%d)\n", name, __FILE__, __LINE__); } \
-} while (0)
+#include "unit.h"
 
 static apr_pool_t *pool;
 static const unsigned char KEY[16] = "0123456789abcdef";

@@ -20,12 +20,7 @@
 #include "limit_lease.h"
 #include "limit_table.h"
 
-static int passed, failed;
-
-#define CHECK(cond, name) do { \
-    if (cond) { passed++; } \
-    else { failed++; printf("FAIL %s (%s:%d)\n", name, __FILE__, __LINE__); } \
-} while (0)
+#include "unit.h"
 
 #define SEC VIP_NS_PER_SEC
 #define WALL0 (APR_UINT64_C(1700000000) * SEC + SEC / 3)

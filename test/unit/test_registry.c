@@ -15,12 +15,7 @@
 #include "auth_registry.h"
 #include "auth_tcache.h"
 
-static int passed, failed;
-
-#define CHECK(cond, name) do { \
-    if (cond) { passed++; } \
-    else { failed++; printf("FAIL %s (%s:%d)\n", name, __FILE__, __LINE__); } \
-} while (0)
+#include "unit.h"
 
 static const char *tmpdir;
 

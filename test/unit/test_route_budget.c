@@ -12,12 +12,7 @@
 
 #include "route_budget.h"
 
-static int passed, failed;
-
-#define CHECK(cond, name) do { \
-    if (cond) { passed++; } \
-    else { failed++; printf("FAIL %s (%s:%d)\n", name, __FILE__, __LINE__); } \
-} while (0)
+#include "unit.h"
 
 static apr_pool_t *pool;
 
