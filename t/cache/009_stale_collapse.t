@@ -32,50 +32,21 @@ sub cs { $_[0]->header('Cache-Status') // '' }
 sub seen_of { my $t = shift; scalar grep { $_->[1] eq $t } echo_seen() }
 sub both { my ($cmd, @a) = @_; $cmd->(@a); local $Vip::Test::MC = 2; $cmd->(@a) }
 
-# N concurrent GETs of $path: their Cache-Status values
-sub concurrent {
-    my ($path, $n) = @_;
-    my $url = Apache::TestRequest::module2url('vip_cache', { path => $path });
-    my @kids;
-    for my $i (1 .. $n) {
-        pipe(my $rd, my $wr) or die $!;
-        my $pid = fork // die $!;
-        if (!$pid) {
-            close $rd;
-            my $res = LWP::UserAgent->new(timeout => 10)->get($url);
-            print $wr $res->code, ' ', ($res->header('Cache-Status') // ''), "\n";
-            close $wr;
-            exit 0;
-        }
-        close $wr;
-        push @kids, [$pid, $rd];
-    }
-    my @out;
-    for my $k (@kids) {
-        my $fh = $k->[1];
-        my $l = <$fh> // '';
-        chomp $l;
-        push @out, $l;
-        waitpid($k->[0], 0);
-    }
-    return @out;
-}
-
 # ---- collapsing -------------------------------------------------------------
 echo_reset();
 my $cp = "/c/$U/hot?_sleep=400";
-my @res = concurrent($cp, 8);
+my @res = concurrent_gets('vip_cache', $cp, 8);
 is(scalar(grep { /^200 / } @res), 8, '8 concurrent misses: all 200') or diag join "\n", @res;
 is(seen_of($cp), 1, '8 concurrent misses: the upstream saw the page once');
 ok((grep { /detail=collapsed/ } @res) >= 6, 'the others were answered from the collapsed fetch')
     or diag join "\n", @res;
-my @off = concurrent("/c/nocollapse/$U?_sleep=1500", 4);
+my @off = concurrent_gets('vip_cache', "/c/nocollapse/$U?_sleep=1500", 4);
 is(seen_of("/c/nocollapse/$U?_sleep=1500"), 4, 'VipCacheCollapse Off: 4 concurrent misses, 4 upstream requests');
 # a response that cannot be stored: the fetcher lets go of the lock as
 # soon as its headers say so, and the others stop waiting
 my $ncp = "/c/wait5/$U?_sleep=400&_hdr=Cache-Control:no-store";
 my $t0 = Time::HiRes::time();
-my @nc = concurrent($ncp, 4);
+my @nc = concurrent_gets('vip_cache', $ncp, 4);
 my $dt = Time::HiRes::time() - $t0;
 is(scalar(grep { /^200 / } @nc), 4, 'uncacheable page, 4 concurrent: all 200');
 cmp_ok($dt, '<', 3, sprintf('uncacheable page: nobody waits the 5 s collapse wait (%.2f s)', $dt));

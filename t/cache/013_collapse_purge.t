@@ -25,37 +25,6 @@ Apache::TestRequest::user_agent(keep_alive => 1, reset => 1);
 my $U = "q$$" . time;
 sub cs { $_[0]->header('Cache-Status') // '' }
 
-# N concurrent GETs of $path: "code hits cache-status" of each
-sub concurrent {
-    my ($path, $n) = @_;
-    my $url = Apache::TestRequest::module2url('vip_cache', { path => $path });
-    my @kids;
-    for my $i (1 .. $n) {
-        pipe(my $rd, my $wr) or die $!;
-        my $pid = fork // die $!;
-        if (!$pid) {
-            close $rd;
-            my $res = LWP::UserAgent->new(timeout => 10)->get($url);
-            my $doc = eval { JSON::decode_json($res->content) } || {};
-            print $wr join(' ', $res->code, $doc->{hits} // -1,
-                           $res->header('Cache-Status') // ''), "\n";
-            close $wr;
-            exit 0;
-        }
-        close $wr;
-        push @kids, [$pid, $rd];
-    }
-    my @out;
-    for my $k (@kids) {
-        my $fh = $k->[1];
-        my $l = <$fh> // '';
-        chomp $l;
-        push @out, $l;
-        waitpid($k->[0], 0);
-    }
-    return @out;
-}
-
 my $path = "/c/$U/hot?_sleep=400&_hdr=Surrogate-Key:hot-$U&_hdr=Cache-Control:max-age%3D300";
 my $old = GET($path);
 my $old_hits = (echo_json($old) || {})->{hits} // -1;
@@ -66,7 +35,11 @@ for (1 .. 20) {       # stored after the response went out
 like(cs(GET($path)), qr/^vip; hit/, 'the tagged page is cached');
 is(POST("/purge?tag=hot-$U")->code, 200, 'its tag is purged');
 
-my @res = concurrent($path, 6);
+my @res = concurrent_gets('vip_cache', $path, 6, sub {
+    my $res = shift;
+    my $doc = eval { JSON::decode_json($res->content) } || {};
+    join ' ', $res->code, $doc->{hits} // -1, $res->header('Cache-Status') // '';
+});
 is(scalar(grep { /^200 / } @res), 6, '6 concurrent requests after the purge: all 200')
     or diag join "\n", @res;
 my @stale = grep { (split / /)[1] == $old_hits } @res;

@@ -24,6 +24,7 @@ use Crypt::Mac::HMAC ();
 use Exporter 'import';
 use File::Spec::Functions qw(catfile);
 use HTTP::Response ();
+use LWP::UserAgent ();
 use IO::Socket::INET ();
 use JSON ();
 use Test::More ();
@@ -41,6 +42,7 @@ our @EXPORT = qw(
     echo_port echo_conns echo_seen echo_stop echo_start echo_which route_of
     identity_of scopes_set auth_get
     mc_get mc_set mc_delete mc_flush mc_cmd mc_stats mc_stop mc_start
+    concurrent_gets
     expect_log notes_for route_notes_for log_fields_for error_log_size error_log_since
     conftest_write conftest_run
     raw_http req_id t_dir vip_var need_vip_auth need_vip_route
@@ -391,6 +393,40 @@ sub auth_get {
     push @h, 'X-Api-Key' => $a{key} if defined $a{key};
     delete @a{qw(jwt key)};
     return Apache::TestRequest::GET($path, @h, %a);
+}
+
+# ---- concurrency ----------------------------------------------------------
+
+# concurrent_gets($module, $path, $n, \&line): $n GETs of $path on the
+# vhost $module at once (one process each, 10 s timeout); returns what
+# line($response) says of each, by default "<code> <Cache-Status>".
+sub concurrent_gets {
+    my ($module, $path, $n, $line) = @_;
+    $line //= sub { join ' ', $_[0]->code, $_[0]->header('Cache-Status') // '' };
+    my $url = Apache::TestRequest::module2url($module, { path => $path });
+    my @kids;
+    for my $i (1 .. $n) {
+        pipe(my $rd, my $wr) or die $!;
+        my $pid = fork // die $!;
+        if (!$pid) {
+            close $rd;
+            my $res = LWP::UserAgent->new(timeout => 10)->get($url);
+            print $wr $line->($res), "\n";
+            close $wr;
+            CORE::exit(0);
+        }
+        close $wr;
+        push @kids, [$pid, $rd];
+    }
+    my @out;
+    for my $k (@kids) {
+        my $fh = $k->[1];
+        my $l = <$fh> // '';
+        chomp $l;
+        push @out, $l;
+        waitpid($k->[0], 0);
+    }
+    return @out;
 }
 
 # ---- memcached (text protocol) ------------------------------------------
