@@ -37,3 +37,17 @@ int vip_id_valid(const char *s, apr_size_t min, apr_size_t max)
     }
     return n >= min && n <= max;
 }
+
+int vip_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}

@@ -14,4 +14,7 @@ int vip_parse_int(const char *arg, long lo, long hi, int *out);
  * routes, request ids). */
 int vip_id_valid(const char *s, apr_size_t min, apr_size_t max);
 
+/* The value of a hex digit (either case), or -1. */
+int vip_hexval(unsigned char c);
+
 #endif

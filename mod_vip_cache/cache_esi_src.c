@@ -9,21 +9,8 @@
 
 #include <apr_strings.h>
 
+#include "vip_config.h"
 #include "cache_esi.h"
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 static int is_alnum(unsigned char c)
 {
@@ -110,8 +97,8 @@ static const char *norm_escapes(const char *s, apr_size_t n, char *out,
         if (i + 2 >= n) {
             return "bad_escape";
         }
-        hi = hexval((unsigned char)s[i + 1]);
-        lo = hexval((unsigned char)s[i + 2]);
+        hi = vip_hexval((unsigned char)s[i + 1]);
+        lo = vip_hexval((unsigned char)s[i + 2]);
         if (hi < 0 || lo < 0) {
             return "bad_escape";
         }

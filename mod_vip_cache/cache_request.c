@@ -273,20 +273,11 @@ int vip_cache_serve(request_rec *r, vip_cache_entry *e, vip_store_value *v,
 {
     apr_bucket_brigade *bb;
     apr_int64_t left = e->fresh_until - now;
-    int i, cond;
+    int cond;
 
     r->status = e->status;
     r->status_line = NULL;
-    for (i = 0; i < e->headers->nelts; i++) {
-        const vip_entry_header *h = &APR_ARRAY_IDX(e->headers, i,
-                                                   vip_entry_header);
-        if (strcasecmp(h->name, "Content-Type") == 0) {
-            ap_set_content_type(r, h->value);
-        }
-        else {
-            apr_table_addn(r->headers_out, h->name, h->value);
-        }
-    }
+    vip_cache_restore_headers(r, e);
     surrogate_strip(r);
     apr_table_setn(r->headers_out, "Age",
                    apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
@@ -327,6 +318,23 @@ static int decode(request_rec *r, vip_store_value *v, vip_cache_entry *e)
         return 0;
     }
     return 1;
+}
+
+void vip_cache_restore_headers(request_rec *r, const vip_cache_entry *e)
+{
+    int i;
+
+    for (i = 0; i < e->headers->nelts; i++) {
+        const vip_entry_header *h = &APR_ARRAY_IDX(e->headers, i,
+                                                   vip_entry_header);
+        /* httpd keeps the content type apart from headers_out */
+        if (strcasecmp(h->name, "Content-Type") == 0) {
+            ap_set_content_type(r, h->value);
+        }
+        else {
+            apr_table_addn(r->headers_out, h->name, h->value);
+        }
+    }
 }
 
 /* e decoded from v, a Vary entry: the page it leads to, into e and v. */

@@ -80,6 +80,9 @@ char *vip_cache_material(request_rec *r, const char *scope, const char *path,
 int vip_cache_serve(request_rec *r, vip_cache_entry *e, vip_store_value *v,
                     const char *key, apr_int64_t now, const char *status);
 
+/* The stored response headers of e into r (Content-Type as the type). */
+void vip_cache_restore_headers(request_rec *r, const vip_cache_entry *e);
+
 /* The page an entry read under q's primary key leads to (following a
  * Vary entry: one more get), decoded into e; v holds its bytes. */
 apr_status_t vip_cache_page_of(request_rec *r, vip_store *st, cache_req *q,

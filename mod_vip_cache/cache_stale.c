@@ -174,7 +174,7 @@ apr_status_t vip_cache_stale_pass(ap_filter_t *f, cache_req *q,
 {
     request_rec *r = f->r;
     apr_bucket *b, *next;
-    int eos = 0, i;
+    int eos = 0;
 
     if (!q->stale_started) {
         const vip_cache_entry *e = &q->stale;
@@ -192,16 +192,7 @@ apr_status_t vip_cache_stale_pass(ap_filter_t *f, cache_req *q,
         if (id) {
             apr_table_setn(r->headers_out, VIP_HDR_REQUEST_ID, id);
         }
-        for (i = 0; i < e->headers->nelts; i++) {
-            const vip_entry_header *h = &APR_ARRAY_IDX(e->headers, i,
-                                                       vip_entry_header);
-            if (strcasecmp(h->name, "Content-Type") == 0) {
-                ap_set_content_type(r, h->value);
-            }
-            else {
-                apr_table_addn(r->headers_out, h->name, h->value);
-            }
-        }
+        vip_cache_restore_headers(r, e);
         apr_table_setn(r->headers_out, "Age",
                        apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                     now > e->stored_at ? now - e->stored_at : 0));

@@ -18,21 +18,8 @@
 
 #include <apr_strings.h>
 
+#include "vip_config.h"
 #include "route_path.h"
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 /*
  * Length of the valid UTF-8 sequence at s (n bytes available, s[0] >=
@@ -100,9 +87,9 @@ static int dot_segment(const unsigned char *s, apr_size_t n)
             c = '/';
             i++;
         }
-        else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0
-                 && hexval(s[i + 2]) >= 0) {
-            c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+        else if (s[i] == '%' && i + 2 < n && vip_hexval(s[i + 1]) >= 0
+                 && vip_hexval(s[i + 2]) >= 0) {
+            c = vip_hexval(s[i + 1]) * 16 + vip_hexval(s[i + 2]);
             i += 3;
         }
         else {
