@@ -399,6 +399,29 @@ static const char *make_rule(cmd_parms *cmd, const char *args,
     b = apr_palloc(cmd->pool, r->bucket_len);
     memcpy(b, r->name, r->bucket_len);
     r->bucket = b;
+    if (r->rate.count) {
+        r->id[VIP_LIMIT_KIND_RATE] = apr_pstrcat(cmd->pool, r->name, ".rate",
+                                                 NULL);
+        r->policy[VIP_LIMIT_KIND_RATE] =
+            apr_psprintf(cmd->pool, "\"%s\";q=%u;w=%u",
+                         r->id[VIP_LIMIT_KIND_RATE], r->rate.count,
+                         r->rate.period_s);
+    }
+    if (r->quota.limit) {
+        r->id[VIP_LIMIT_KIND_QUOTA] = apr_pstrcat(cmd->pool, r->name,
+                                                  ".quota", NULL);
+        r->policy[VIP_LIMIT_KIND_QUOTA] =
+            apr_psprintf(cmd->pool, "\"%s\";q=%u;w=%u",
+                         r->id[VIP_LIMIT_KIND_QUOTA], r->quota.limit,
+                         r->quota.window_s);
+    }
+    if (r->concurrency) {
+        r->id[VIP_LIMIT_KIND_CONC] = apr_pstrcat(cmd->pool, r->name, ".conc",
+                                                 NULL);
+        r->policy[VIP_LIMIT_KIND_CONC] =
+            apr_psprintf(cmd->pool, "\"%s\";q=%u;qu=\"concurrent-requests\"",
+                         r->id[VIP_LIMIT_KIND_CONC], r->concurrency);
+    }
     *out = r;
     return NULL;
 }

@@ -86,6 +86,10 @@ typedef struct {
     apr_uint32_t concurrency;   /* 0: none */
     int early;                  /* keyed by client IP: decided before
                                    authentication */
+    /* by VIP_LIMIT_KIND_*, made once at start-up so that a request only
+     * formats what changes (remaining, reset) */
+    const char *id[4];          /* "<name>.rate|quota|conc" */
+    const char *policy[4];      /* its RateLimit-Policy item */
 } vip_limit_rule;
 
 typedef struct {

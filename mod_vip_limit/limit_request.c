@@ -37,6 +37,7 @@ APLOG_USE_MODULE(vip_limit);
 /* One decision, as the header fields and notes show it. */
 typedef struct {
     const char *id;             /* "<rule name>.rate|quota|conc" */
+    const char *item;           /* its RateLimit-Policy item */
     int kind;
     apr_uint64_t q;             /* units per window */
     apr_uint32_t w;             /* window, s; 0 for concurrency */
@@ -50,6 +51,7 @@ typedef struct {
     apr_array_header_t *charged;    /* const char *: rule names */
     int dry_refused;
     int degraded;                   /* a decision on a node's share */
+    int noted;                      /* the vip.limit* notes are set */
 } req_ctx;
 
 typedef struct {
@@ -210,33 +212,71 @@ static int zone_key(request_rec *r, const vip_limit_zone *z, const char **bin,
 
 /* ---- responses ----------------------------------------------------------- */
 
+/* v in decimal, written backwards from end; returns its first digit. */
+static char *put_u64(char *end, apr_uint64_t v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+/* One RateLimit item, '"id";r=R;t=T' (no t= for concurrency), formatted
+ * by hand: this runs on every limited request, and apr_psprintf's
+ * general formatter was most of the module's cost per request. */
+static const char *current_item(apr_pool_t *pool, const policy *p)
+{
+    char num[2][24];
+    const char *r = put_u64(num[0] + sizeof(num[0]), p->r);
+    const char *t = put_u64(num[1] + sizeof(num[1]), p->t);
+    apr_size_t idlen = strlen(p->id);
+    apr_size_t rlen = num[0] + sizeof(num[0]) - r;
+    apr_size_t tlen = num[1] + sizeof(num[1]) - t;
+    char *out = apr_palloc(pool, idlen + rlen + tlen + 10);
+    char *o = out;
+
+    *o++ = '"';
+    memcpy(o, p->id, idlen);
+    o += idlen;
+    memcpy(o, "\";r=", 4);
+    o += 4;
+    memcpy(o, r, rlen);
+    o += rlen;
+    if (p->kind != VIP_LIMIT_KIND_CONC) {
+        memcpy(o, ";t=", 3);
+        o += 3;
+        memcpy(o, t, tlen);
+        o += tlen;
+    }
+    *o = '\0';
+    return out;
+}
+
+static const char *u64_text(apr_pool_t *pool, apr_uint64_t v)
+{
+    char num[24];
+    const char *d = put_u64(num + sizeof(num), v);
+
+    return apr_pstrmemdup(pool, d, num + sizeof(num) - d);
+}
+
 static void set_headers(request_rec *r, const req_ctx *ctx, int mode)
 {
     const policy *p = (const policy *)ctx->policies->elts;
     const policy *tight = NULL;
-    char *pol = NULL, *cur = NULL;
+    const char *pol = NULL, *cur = NULL;
     int i;
 
     if (mode == VIP_LIMIT_HDR_OFF || !ctx->policies->nelts) {
         return;
     }
     for (i = 0; i < ctx->policies->nelts; i++) {
-        const char *one, *now;
-        if (p[i].kind == VIP_LIMIT_KIND_CONC) {
-            one = apr_psprintf(r->pool, "\"%s\";q=%" APR_UINT64_T_FMT
-                               ";qu=\"concurrent-requests\"", p[i].id, p[i].q);
-            now = apr_psprintf(r->pool, "\"%s\";r=%" APR_UINT64_T_FMT,
-                               p[i].id, p[i].r);
-        }
-        else {
-            one = apr_psprintf(r->pool, "\"%s\";q=%" APR_UINT64_T_FMT ";w=%u",
-                               p[i].id, p[i].q, p[i].w);
-            now = apr_psprintf(r->pool, "\"%s\";r=%" APR_UINT64_T_FMT
-                               ";t=%" APR_UINT64_T_FMT, p[i].id, p[i].r,
-                               p[i].t);
-        }
-        pol = pol ? apr_pstrcat(r->pool, pol, ", ", one, NULL) : (char *)one;
-        cur = cur ? apr_pstrcat(r->pool, cur, ", ", now, NULL) : (char *)now;
+        const char *now = current_item(r->pool, &p[i]);
+        /* the policy items were made at start-up */
+        pol = pol ? apr_pstrcat(r->pool, pol, ", ", p[i].item, NULL)
+                  : p[i].item;
+        cur = cur ? apr_pstrcat(r->pool, cur, ", ", now, NULL) : now;
         if (!tight || p[i].r < tight->r
             || (p[i].r == tight->r && p[i].t > tight->t)) {
             tight = &p[i];
@@ -246,20 +286,21 @@ static void set_headers(request_rec *r, const req_ctx *ctx, int mode)
     apr_table_setn(r->err_headers_out, "RateLimit", cur);
     if (mode == VIP_LIMIT_HDR_LEGACY) {
         apr_table_setn(r->err_headers_out, "RateLimit-Limit",
-                       apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, tight->q));
+                       u64_text(r->pool, tight->q));
         apr_table_setn(r->err_headers_out, "RateLimit-Remaining",
-                       apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, tight->r));
+                       u64_text(r->pool, tight->r));
         apr_table_setn(r->err_headers_out, "RateLimit-Reset",
-                       apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, tight->t));
+                       u64_text(r->pool, tight->t));
     }
 }
 
 /* The notes name the deciding policy: the refusing one, else the one
  * with the fewest requests left. */
-static void set_notes(request_rec *r, const req_ctx *ctx, const policy *by,
+static void set_notes(request_rec *r, req_ctx *ctx, const policy *by,
                       const char *result)
 {
     const policy *p = (const policy *)ctx->policies->elts;
+    void (*note)(apr_table_t *, const char *, const char *);
     int i;
 
     if (!by) {
@@ -272,11 +313,14 @@ static void set_notes(request_rec *r, const req_ctx *ctx, const policy *by,
     if (!by) {
         return;
     }
-    apr_table_setn(r->notes, VIP_NOTE_LIMIT, result);
-    apr_table_setn(r->notes, VIP_NOTE_LIMIT_NAME, by->id);
-    apr_table_setn(r->notes, VIP_NOTE_LIMIT_KEY, by->key);
-    apr_table_setn(r->notes, VIP_NOTE_LIMIT_REMAINING,
-                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, by->r));
+    /* The first time, add: the vip.* notes share apr_table's key
+     * checksum, so every setn would compare against all of them. */
+    note = ctx->noted ? apr_table_setn : apr_table_addn;
+    ctx->noted = 1;
+    note(r->notes, VIP_NOTE_LIMIT, result);
+    note(r->notes, VIP_NOTE_LIMIT_NAME, by->id);
+    note(r->notes, VIP_NOTE_LIMIT_KEY, by->key);
+    note(r->notes, VIP_NOTE_LIMIT_REMAINING, u64_text(r->pool, by->r));
 }
 
 static int refuse(request_rec *r, const policy *p, apr_uint64_t retry_ns)
@@ -413,21 +457,20 @@ static int decide(request_rec *r, req_ctx *ctx, const vip_limit_rule *rule,
     }
     p = apr_array_push(ctx->policies);
     p->kind = kind;
+    p->id = rule->id[kind];
+    p->item = rule->policy[kind];
     p->key = keytext;
     p->r = res.remaining;
     p->t = ceil_s(res.reset_ns);
     if (kind == VIP_LIMIT_KIND_RATE) {
-        p->id = apr_pstrcat(r->pool, rule->name, ".rate", NULL);
         p->q = rule->rate.count;
         p->w = rule->rate.period_s;
     }
     else if (kind == VIP_LIMIT_KIND_QUOTA) {
-        p->id = apr_pstrcat(r->pool, rule->name, ".quota", NULL);
         p->q = rule->quota.limit;
         p->w = rule->quota.window_s;
     }
     else {
-        p->id = apr_pstrcat(r->pool, rule->name, ".conc", NULL);
         p->q = rule->concurrency;
         p->w = 0;
         p->t = 0;
