@@ -405,14 +405,20 @@ perf_row() {            # id url args...: one extra profiled run of the httpd ch
     say "  perf profile: ${PERF_DIR#$REPO/}/$id.txt"
 }
 
-measure_row() {
-    local spec=$1 id label inst path want args url r out rps p99 reqs non2xx err
-    local b0 t0 b1 t1 busy us share n0 n1 rps_l="" p99_l="" us_l="" busy_l="" runs_l=""
-    local u0 u1 s0 s1 usp fgn usp_l="" fgn_l="" c0 c1 ct0 ct1 cu0 cu1 x cshare cfgn cbusy_l="" attempt h0 h1 ush ush_l="" hpid
+# Rows are measured interleaved: every row gets its warm-up, then run 1 of
+# every row, run 2 of every row, and so on.  On a VM whose speed drifts by
+# several per cent over minutes, rows compared with each other then see the
+# same conditions, which one row after another did not.
+declare -A A_URL A_HPID A_ARGS A_RPS A_P99 A_US A_BUSY A_USP A_USH A_FGN A_CBUSY A_RUNS A_NON2XX A_ERR A_UPC A_UPR
+row_begin() {           # spec: registers the row and warms it up; 1 if not wanted
+    local spec=$1 id label inst path want args url
     IFS='|' read -r id label inst path want args <<< "$spec"
-    row_wanted "$id" || return 0
-    url=${INST_URL[$inst]}$path hpid=${INST_PID[$inst]}
+    row_wanted "$id" || return 1
+    url=${INST_URL[$inst]}$path
     R_LABEL[$id]=$label R_INST[$id]=$inst R_WANT[$id]=$want
+    A_URL[$id]=$url A_HPID[$id]=${INST_PID[$inst]} A_ARGS[$id]=$args
+    A_RPS[$id]="" A_P99[$id]="" A_US[$id]="" A_BUSY[$id]="" A_USP[$id]="" A_USH[$id]="" A_FGN[$id]="" A_CBUSY[$id]="" A_RUNS[$id]=""
+    A_NON2XX[$id]=0 A_ERR[$id]=0 A_UPC[$id]=0 A_UPR[$id]=0
     ORDER+=("$id")
     local START=0
     local -a wargs=()
@@ -420,68 +426,92 @@ measure_row() {
     say "row $id: $label"
     quiet_wait
     wrk_run "$T/wrk/$id-warmup.txt" "$BENCH_WARMUP" "$url" "${wargs[@]}"
+    return 0
+}
+
+row_run() {             # id r: measured run r of row id
+    local id=$1 r=$2 url=${A_URL[$1]} hpid=${A_HPID[$1]} args=${A_ARGS[$1]} out rps p99 reqs non2xx err
+    local b0 t0 b1 t1 busy us share n0 n1 u0 u1 s0 s1 usp fgn c0 c1 ct0 ct1 cu0 cu1 cshare cfgn attempt h0 h1 ush
+    local START=$(( r * BENCH_TOKENS / (BENCH_RUNS + 1) ))    # token-file offset (bench/run)
+    local -a wargs=()
+    eval "wargs=($args)"
+    out=$T/wrk/$id-$r.txt
+    attempt=0
+    quiet_wait
     read -r n0 < <(nginx_counts | tr ' ' ':')
-    local non2xx_sum=0 err_sum=0
-    for r in $(seq 1 "$BENCH_RUNS"); do
-        START=$(( r * BENCH_TOKENS / (BENCH_RUNS + 1) ))    # token-file offset (bench/run)
-        eval "wargs=($args)"
-        out=$T/wrk/$id-$r.txt
-        attempt=0
-        while :; do
-            h0=$(server_ticks "$hpid"); s0=$(server_ticks); read -r b0 t0 u0 < <(cpu_jiffies "$BENCH_SERVER_CPU")
-            read -r c0 ct0 cu0 < <(cpu_jiffies "$BENCH_CLIENT_CPU")
-            wrk_run "$out" "$BENCH_SECONDS" "$url" "${wargs[@]}"
-            read -r c1 ct1 cu1 < <(cpu_jiffies "$BENCH_CLIENT_CPU")
-            read -r b1 t1 u1 < <(cpu_jiffies "$BENCH_SERVER_CPU"); s1=$(server_ticks); h1=$(server_ticks "$hpid")
-            # The share of each core that went to processes that are not ours
-            # (other sessions' builds and tests): busy time minus our processes'
-            # time, which includes the softirq work done in their context.
-            fgn=$(awk -v u="$(( b1 - b0 ))" -v s="$(( s1 - s0 ))" -v t="$(( t1 - t0 ))" 'BEGIN { f = t ? 100 * (u - s) / t : 0; printf "%.1f", f < 0 ? 0 : f }')
-            cfgn=$(awk -v u="$(( c1 - c0 ))" -v s="$(wrk_ticks "$out")" -v t="$(( ct1 - ct0 ))" 'BEGIN { f = t ? 100 * (u - s) / t : 0; printf "%.1f", f < 0 ? 0 : f }')
-            if awk -v f="$fgn" -v g="$cfgn" -v m="$BENCH_FOREIGN_MAX" 'BEGIN { exit !(f <= m && g <= m) }' || (( attempt >= BENCH_RETRIES )); then
-                break
-            fi
-            attempt=$(( attempt + 1 )) RETRIES=$(( RETRIES + 1 ))
-            say "  run $r: foreign load $fgn% on cpu$BENCH_SERVER_CPU, $cfgn% on cpu$BENCH_CLIENT_CPU (> $BENCH_FOREIGN_MAX%): discarded, repeating ($attempt/$BENCH_RETRIES)"
-            quiet_wait
-        done
-        rps=$(awk '/^Requests\/sec/ { print $2 }' "$out")
-        reqs=$(awk '/requests in/ { print $1 }' "$out")
-        p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-        non2xx=$(awk '/Non-2xx or 3xx responses/ { print $NF }' "$out"); non2xx=${non2xx:-0}
-        err=$(awk '/Socket errors/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out"); err=${err:-0}
-        busy=$(( b1 - b0 ))
-        us=$(awk -v b="$busy" -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.1f", n ? b * 1e6 / hz / n : 0 }')
-        share=$(awk -v b="$busy" -v t="$(( t1 - t0 ))" 'BEGIN { printf "%.0f", t ? 100 * b / t : 0 }')
-        cshare=$(awk -v b="$(( c1 - c0 ))" -v t="$(( ct1 - ct0 ))" 'BEGIN { printf "%.0f", t ? 100 * b / t : 0 }')
-        # The server processes' own user+system time per request.
-        usp=$(awk -v b="$(( s1 - s0 ))" -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.1f", n ? b * 1e6 / hz / n : 0 }')
-        ush=$(awk -v b="$(( h1 - h0 ))" -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.1f", n ? b * 1e6 / hz / n : 0 }')
-        say "  run $r: $rps req/s, p99 $p99 ms, $us µs/req on cpu$BENCH_SERVER_CPU (busy $share%, foreign $fgn%; server processes $usp µs/req, httpd $ush; cpu$BENCH_CLIENT_CPU busy $cshare%, foreign $cfgn%)$( (( non2xx )) && echo ", non-2xx $non2xx")$( (( err )) && echo ", socket errors $err")"
-        rps_l+="$rps " p99_l+="$p99 " us_l+="$us " busy_l+="$share " usp_l+="$usp " ush_l+="$ush " fgn_l+="$fgn $cfgn " cbusy_l+="$cshare "
-        runs_l+="$(printf '%.0f' "$rps")/$p99/$us/$fgn%/$cfgn% "
-        non2xx_sum=$(( non2xx_sum + non2xx )) err_sum=$(( err_sum + err ))
-        R_REQS_SUM[$id]=$(( ${R_REQS_SUM[$id]:-0} + reqs ))
+    while :; do
+        h0=$(server_ticks "$hpid"); s0=$(server_ticks); read -r b0 t0 u0 < <(cpu_jiffies "$BENCH_SERVER_CPU")
+        read -r c0 ct0 cu0 < <(cpu_jiffies "$BENCH_CLIENT_CPU")
+        wrk_run "$out" "$BENCH_SECONDS" "$url" "${wargs[@]}"
+        read -r c1 ct1 cu1 < <(cpu_jiffies "$BENCH_CLIENT_CPU")
+        read -r b1 t1 u1 < <(cpu_jiffies "$BENCH_SERVER_CPU"); s1=$(server_ticks); h1=$(server_ticks "$hpid")
+        # The share of each core that went to processes that are not ours
+        # (other sessions' builds and tests): busy time minus our processes'
+        # time, which includes the softirq work done in their context.
+        fgn=$(awk -v u="$(( b1 - b0 ))" -v s="$(( s1 - s0 ))" -v t="$(( t1 - t0 ))" 'BEGIN { f = t ? 100 * (u - s) / t : 0; printf "%.1f", f < 0 ? 0 : f }')
+        cfgn=$(awk -v u="$(( c1 - c0 ))" -v s="$(wrk_ticks "$out")" -v t="$(( ct1 - ct0 ))" 'BEGIN { f = t ? 100 * (u - s) / t : 0; printf "%.1f", f < 0 ? 0 : f }')
+        if awk -v f="$fgn" -v g="$cfgn" -v m="$BENCH_FOREIGN_MAX" 'BEGIN { exit !(f <= m && g <= m) }' || (( attempt >= BENCH_RETRIES )); then
+            break
+        fi
+        attempt=$(( attempt + 1 )) RETRIES=$(( RETRIES + 1 ))
+        say "  $id run $r: foreign load $fgn% on cpu$BENCH_SERVER_CPU, $cfgn% on cpu$BENCH_CLIENT_CPU (> $BENCH_FOREIGN_MAX%): discarded, repeating ($attempt/$BENCH_RETRIES)"
+        quiet_wait
     done
     read -r n1 < <(nginx_counts | tr ' ' ':')
-    R_RPS[$id]=$(median <<< "$rps_l")
-    R_P99[$id]=$(median <<< "$p99_l")
-    R_US[$id]=$(median <<< "$us_l")
-    R_BUSY[$id]=$(median <<< "$busy_l")
-    R_USP[$id]=$(median <<< "$usp_l")
-    R_USH[$id]=$(median <<< "$ush_l")
-    R_CBUSY[$id]=$(median <<< "$cbusy_l")
-    R_FGN[$id]=$(echo $fgn_l | tr ' ' '\n' | sort -g | tail -n1)
-    R_RUNS[$id]=$runs_l
-    R_NON2XX[$id]=$non2xx_sum
-    R_ERR[$id]=$err_sum
-    # Upstream connections opened vs requests over the measured runs: proves reuse.
-    R_UPSTREAM[$id]=$(awk -v a="$n0" -v b="$n1" 'BEGIN { split(a, x, ":"); split(b, y, ":");
-        printf "%d new conns / %d reqs", y[1] - x[1] - 1, y[2] - x[2] - 1 }')
+    # Upstream connections opened vs requests during the kept run (each
+    # status request counts one of each): proves reuse.
+    A_UPC[$id]=$(awk -v a="$n0" -v b="$n1" -v s="${A_UPC[$id]}" 'BEGIN { split(a, x, ":"); split(b, y, ":"); print s + y[1] - x[1] - 1 }')
+    A_UPR[$id]=$(awk -v a="$n0" -v b="$n1" -v s="${A_UPR[$id]}" 'BEGIN { split(a, x, ":"); split(b, y, ":"); print s + y[2] - x[2] - 1 }')
+    rps=$(awk '/^Requests\/sec/ { print $2 }' "$out")
+    reqs=$(awk '/requests in/ { print $1 }' "$out")
+    p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+    non2xx=$(awk '/Non-2xx or 3xx responses/ { print $NF }' "$out"); non2xx=${non2xx:-0}
+    err=$(awk '/Socket errors/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out"); err=${err:-0}
+    busy=$(( b1 - b0 ))
+    us=$(awk -v b="$busy" -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.1f", n ? b * 1e6 / hz / n : 0 }')
+    share=$(awk -v b="$busy" -v t="$(( t1 - t0 ))" 'BEGIN { printf "%.0f", t ? 100 * b / t : 0 }')
+    cshare=$(awk -v b="$(( c1 - c0 ))" -v t="$(( ct1 - ct0 ))" 'BEGIN { printf "%.0f", t ? 100 * b / t : 0 }')
+    # The server processes' own user+system time per request.
+    usp=$(awk -v b="$(( s1 - s0 ))" -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.1f", n ? b * 1e6 / hz / n : 0 }')
+    ush=$(awk -v b="$(( h1 - h0 ))" -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.1f", n ? b * 1e6 / hz / n : 0 }')
+    say "  $id run $r: $rps req/s, p99 $p99 ms, $us µs/req on cpu$BENCH_SERVER_CPU (busy $share%, foreign $fgn%; server processes $usp µs/req, httpd $ush; cpu$BENCH_CLIENT_CPU busy $cshare%, foreign $cfgn%)$( (( non2xx )) && echo ", non-2xx $non2xx")$( (( err )) && echo ", socket errors $err")"
+    A_RPS[$id]+="$rps " A_P99[$id]+="$p99 " A_US[$id]+="$us " A_BUSY[$id]+="$share " A_USP[$id]+="$usp " A_USH[$id]+="$ush " A_FGN[$id]+="$fgn $cfgn " A_CBUSY[$id]+="$cshare "
+    A_RUNS[$id]+="$(printf '%.0f' "$rps")/$p99/$us/$fgn%/$cfgn% "
+    A_NON2XX[$id]=$(( ${A_NON2XX[$id]} + non2xx )) A_ERR[$id]=$(( ${A_ERR[$id]} + err ))
+    R_REQS_SUM[$id]=$(( ${R_REQS_SUM[$id]:-0} + reqs ))
+}
+
+row_end() {             # id: medians of the runs, then the optional profile
+    local id=$1 START=0
+    local -a wargs=()
+    R_RPS[$id]=$(median <<< "${A_RPS[$id]}")
+    R_P99[$id]=$(median <<< "${A_P99[$id]}")
+    R_US[$id]=$(median <<< "${A_US[$id]}")
+    R_BUSY[$id]=$(median <<< "${A_BUSY[$id]}")
+    R_USP[$id]=$(median <<< "${A_USP[$id]}")
+    R_USH[$id]=$(median <<< "${A_USH[$id]}")
+    R_CBUSY[$id]=$(median <<< "${A_CBUSY[$id]}")
+    R_FGN[$id]=$(echo ${A_FGN[$id]} | tr ' ' '\n' | sort -g | tail -n1)
+    R_RUNS[$id]=${A_RUNS[$id]}
+    R_NON2XX[$id]=${A_NON2XX[$id]}
+    R_ERR[$id]=${A_ERR[$id]}
+    R_UPSTREAM[$id]="${A_UPC[$id]} new conns / ${A_UPR[$id]} reqs"
     if [ "$BENCH_PERF" = 1 ] && [[ $id != static ]]; then
-        START=0; eval "wargs=($args)"
-        perf_row "$id" "$url" "${wargs[@]}"
+        eval "wargs=(${A_ARGS[$id]})"
+        perf_row "$id" "${A_URL[$id]}" "${wargs[@]}"
     fi
+}
+
+# measure_rows spec...: the rows, interleaved (see above).
+measure_rows() {
+    local spec id r ids=()
+    for spec in "$@"; do
+        row_begin "$spec" && ids+=("${spec%%|*}")
+    done
+    for r in $(seq 1 "$BENCH_RUNS"); do
+        for id in "${ids[@]}"; do row_run "$id" "$r"; done
+    done
+    for id in "${ids[@]}"; do row_end "$id"; done
 }
 declare -A R_REQS_SUM
 
