@@ -141,13 +141,17 @@ static int limit_fixups(request_rec *r)
            != OK) {
         return rv;
     }
-    if ((route = apr_table_get(r->notes, VIP_NOTE_ROUTE))
+    /* only when there are such limits: notes share apr_table's key
+     * checksum ("vip."), so each lookup compares against every vip note */
+    if (apr_hash_count(sc->routes)
+        && (route = apr_table_get(r->notes, VIP_NOTE_ROUTE))
         && (rv = vip_limit_apply(r, apr_hash_get(sc->routes, route,
                                                  APR_HASH_KEY_STRING),
                                  VIP_LIMIT_PHASE_LATE, NULL)) != OK) {
         return rv;
     }
-    if ((plan = apr_table_get(r->notes, VIP_NOTE_PLAN))
+    if (apr_hash_count(sc->plans)
+        && (plan = apr_table_get(r->notes, VIP_NOTE_PLAN))
         && (rv = vip_limit_apply(r, apr_hash_get(sc->plans, plan,
                                                  APR_HASH_KEY_STRING),
                                  VIP_LIMIT_PHASE_LATE, NULL)) != OK) {
