@@ -70,11 +70,14 @@ static int reserved(const char *name, const apr_array_header_t *rules)
     char norm[128];
     int k;
 
-    if (vip_header_reserved(name)) {
+    /* Normalised once for the reserved prefix and every rule (this runs
+     * on each request header); long names still compare by prefix after
+     * truncation. */
+    vip_header_norm(name, norm, sizeof(norm));
+    if (strncmp(norm, VIP_RESERVED_HEADER_PREFIX,
+                sizeof(VIP_RESERVED_HEADER_PREFIX) - 1) == 0) {
         return 1;
     }
-    /* Long names still compare by prefix after truncation. */
-    vip_header_norm(name, norm, sizeof(norm));
     for (k = 0; rules && k < rules->nelts; k++) {
         const vip_strip_rule *rule = &APR_ARRAY_IDX(rules, k, vip_strip_rule);
         if (rule->prefix ? strncmp(norm, rule->name, rule->len) == 0

@@ -27,12 +27,17 @@ static apr_uint64_t rotl(apr_uint64_t x, int r)
     return (x << r) | (x >> (64 - r));
 }
 
-static apr_uint64_t rd64(const unsigned char *p)
+/* Little-endian loads as one move each: the checksum reads every byte
+ * of every hit, and the byte-by-byte form was not inlined. */
+static inline apr_uint64_t rd64(const unsigned char *p)
 {
-    return (apr_uint64_t)p[0] | (apr_uint64_t)p[1] << 8
-        | (apr_uint64_t)p[2] << 16 | (apr_uint64_t)p[3] << 24
-        | (apr_uint64_t)p[4] << 32 | (apr_uint64_t)p[5] << 40
-        | (apr_uint64_t)p[6] << 48 | (apr_uint64_t)p[7] << 56;
+    apr_uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+#if APR_IS_BIGENDIAN
+    v = __builtin_bswap64(v);
+#endif
+    return v;
 }
 
 static apr_uint32_t rd32(const unsigned char *p)

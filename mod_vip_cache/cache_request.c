@@ -181,10 +181,12 @@ char *vip_cache_material(request_rec *r, const char *scope, const char *path,
 
 const char *vip_cache_url_tag(apr_pool_t *p, const char *material)
 {
-    const char *h = vip_cache_key_hash(p, material);
-
-    /* "vip:1:" + 64 hex: 64 bits of it name the URL among its scope's. */
-    return h ? apr_pstrcat(p, "~u", apr_pstrndup(p, h + 6, 16), NULL) : NULL;
+    /* 64 bits name the URL among its scope's.  A non-cryptographic hash
+     * is enough here (the entry key stays SHA-256): two URLs sharing a
+     * tag only share a purge generation, so a collision can over-purge
+     * but never serve one URL's page for another. */
+    return apr_psprintf(p, "~u%016" APR_UINT64_T_HEX_FMT,
+                        vip_xxh64(material, strlen(material)));
 }
 
 int vip_cache_fixups(request_rec *r)
@@ -273,22 +275,24 @@ int vip_cache_serve(request_rec *r, vip_cache_entry *e, vip_store_value *v,
 {
     apr_bucket_brigade *bb;
     apr_int64_t left = e->fresh_until - now;
+    const char *ttl;
     int cond;
 
     r->status = e->status;
     r->status_line = NULL;
     vip_cache_restore_headers(r, e);
     surrogate_strip(r);
+    /* apr_off_t_toa, not apr_psprintf: this runs on every hit */
+    ttl = apr_off_t_toa(r->pool, (apr_off_t)left);
     apr_table_setn(r->headers_out, "Age",
-                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
-                                now > e->stored_at ? now - e->stored_at : 0));
+                   apr_off_t_toa(r->pool, now > e->stored_at
+                                          ? (apr_off_t)(now - e->stored_at)
+                                          : 0));
     set_status(r, status ? status
-                          : apr_psprintf(r->pool, "vip; hit; ttl=%" APR_INT64_T_FMT,
-                                         left));
+                         : apr_pstrcat(r->pool, "vip; hit; ttl=", ttl, NULL));
     apr_table_setn(r->notes, VIP_NOTE_CACHE, left >= 0 ? "hit" : "stale");
     apr_table_setn(r->notes, VIP_NOTE_CACHE_KEY, key);
-    apr_table_setn(r->notes, VIP_NOTE_CACHE_TTL,
-                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, left));
+    apr_table_setn(r->notes, VIP_NOTE_CACHE_TTL, ttl);
     count(left >= 0 ? &vip_cache_counters_get()->hits
                     : &vip_cache_counters_get()->stale);
     if (e->status == HTTP_OK && (cond = ap_meets_conditions(r)) != OK) {
