@@ -39,9 +39,12 @@ struct vip_store {
     memcached_pool_st *pool;
     vip_store_shared *shared;
     int breaker_ms;
+    int probe_ms;               /* how long a half-open probe may take */
 };
 
 static __thread const char *last_error;
+/* This thread's current call is the half-open probe (take to give). */
+static __thread int probing;
 
 const char *vip_store_last_error(void)
 {
@@ -103,6 +106,8 @@ apr_status_t vip_store_create(apr_pool_t *p, const vip_store_conf *conf,
     st->master = m;
     st->shared = shared;
     st->breaker_ms = conf->retry_s * 1000;
+    /* a probe that outlives this (its child died) lets another go */
+    st->probe_ms = conf->connect_ms + 2 * conf->io_ms + 100;
     apr_pool_cleanup_register(p, st, store_cleanup, apr_pool_cleanup_null);
     for (i = 0; i < conf->servers->nelts; i++) {
         const vip_store_server *s = &APR_ARRAY_IDX(conf->servers, i,
@@ -161,14 +166,39 @@ static memcached_st *take(vip_store *st)
         last_error = "no store in this process";
         return NULL;
     }
-    if (st->shared && apr_atomic_read64(&st->shared->open_until_ms) > now_ms()) {
-        last_error = "circuit breaker open after a memcached timeout";
-        return NULL;
+    probing = 0;
+    if (st->shared) {
+        vip_store_shared *sh = st->shared;
+        apr_uint64_t open = apr_atomic_read64(&sh->open_until_ms), now, lease;
+
+        if (open) {
+            now = now_ms();
+            if (now < open) {
+                last_error = "circuit breaker open after a memcached timeout";
+                return NULL;
+            }
+            /* Half-open: one call of all children's probes, the others
+             * keep bypassing until it is answered (or its lease ends). */
+            lease = apr_atomic_read64(&sh->probe_until_ms);
+            if (now < lease
+                || apr_atomic_cas64(&sh->probe_until_ms,
+                                    now + (apr_uint64_t)st->probe_ms, lease)
+                   != lease) {
+                last_error = "circuit breaker half-open: another call is "
+                             "probing memcached";
+                return NULL;
+            }
+            probing = 1;
+        }
     }
     /* Sized to the MPM's threads, so waiting here means a bug, not load. */
     m = memcached_pool_fetch(st->pool, &wait, &rc);
     if (!m) {
         last_error = "no free memcached handle";
+        if (probing) {
+            apr_atomic_set64(&st->shared->probe_until_ms, 0);
+            probing = 0;
+        }
     }
     return m;
 }
@@ -178,9 +208,31 @@ static memcached_st *take(vip_store *st)
  * user of the handle. */
 static void give(vip_store *st, memcached_st *m, apr_status_t rv)
 {
-    if (rv != APR_SUCCESS && rv != APR_NOTFOUND && rv != APR_EEXIST) {
+    int answered = rv == APR_SUCCESS || rv == APR_NOTFOUND
+                   || rv == APR_EEXIST;
+
+    if (!answered) {
         memcached_quit(m);
     }
+    if (st->shared) {
+        if (answered) {
+            /* The probe was answered: closed, for every child.  Only
+             * the probe closes it: a call sent before the breaker opened
+             * may be answered by another, healthy server. */
+            if (probing) {
+                apr_atomic_set64(&st->shared->open_until_ms, 0);
+                apr_atomic_set64(&st->shared->probe_until_ms, 0);
+            }
+        }
+        else if (probing
+                 && apr_atomic_read64(&st->shared->open_until_ms)
+                    <= now_ms()) {
+            /* failed without a timeout (refused, reset): the next call
+             * probes; a timeout has re-opened the breaker instead */
+            apr_atomic_set64(&st->shared->probe_until_ms, 0);
+        }
+    }
+    probing = 0;
     memcached_pool_release(st->pool, m);
 }
 
@@ -204,6 +256,7 @@ static apr_status_t result(vip_store *st, memcached_st *m,
             apr_atomic_inc32(&st->shared->timeouts);
             apr_atomic_set64(&st->shared->open_until_ms,
                              now_ms() + (apr_uint64_t)st->breaker_ms);
+            apr_atomic_set64(&st->shared->probe_until_ms, 0);
         }
         /* fall through */
     default:

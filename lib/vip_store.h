@@ -11,8 +11,10 @@
  * but APR_SUCCESS / APR_NOTFOUND / APR_EEXIST means "the store is not
  * usable now" and the caller bypasses the cache.  After a timeout the
  * store refuses further calls for a short while (a circuit breaker in
- * memory shared by all children), so a blackholed memcached costs one
- * poll timeout per breaker period, not one per request.
+ * memory shared by all children); then ONE call across all children
+ * probes (half-open) while the others keep refusing, and the first call
+ * that memcached answers closes it.  A blackholed memcached costs one
+ * poll timeout per breaker period, not one per request or per thread.
  *
  * Keys are built by the callers (e.g. cache_key.h): printable, no spaces,
  * at most VIP_STORE_MAX_KEY bytes.
@@ -53,7 +55,10 @@ typedef struct {
 /* Shared (cross-child) state the store uses: the circuit breaker.  The
  * module puts it in shared memory; unit tests may use plain memory. */
 typedef struct {
-    volatile apr_uint64_t open_until_ms;  /* store refused until then */
+    volatile apr_uint64_t open_until_ms;  /* store refused until then; 0
+                                             when closed, past when
+                                             half-open */
+    volatile apr_uint64_t probe_until_ms; /* half-open: a probe is out */
     volatile apr_uint32_t timeouts;       /* timeouts seen, total */
     volatile apr_uint64_t round_trips;    /* requests sent to memcached */
 } vip_store_shared;

@@ -5,7 +5,9 @@
 #    bypass), quickly; after a restart caching resumes within the retry
 #    window;
 #  - memcached blackholed (SIGSTOP): the extra latency is bounded by the
-#    poll timeout, and the breaker stops later requests from paying it.
+#    poll timeout, and the breaker stops later requests from paying it;
+#    with 6 clients at once, each breaker period lets ONE request probe
+#    (half-open) while the others keep bypassing.
 # The kill and blackhole tests use vip_cache1 (memcached instance 1 only).
 use strict;
 use warnings FATAL => 'all';
@@ -15,10 +17,12 @@ use lib "$FindBin::Bin/../lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET);
+use LWP::UserAgent ();
+use POSIX ();
 use Time::HiRes ();
 use Vip::Test;
 
-plan tests => 9 + 10 + 7, need_vip_cache(), need_vip_route();
+plan tests => 9 + 10 + 7 + 3, need_vip_cache(), need_vip_route();
 
 Apache::TestRequest::user_agent(keep_alive => 1, reset => 1);
 my $U = "u$$" . time;
@@ -108,6 +112,37 @@ for my $i (1 .. 10) {
     push @lat, Time::HiRes::time() - $t;
     $errors++ if $res->code != 200;
 }
+# 6 clients for 3 s, still blackholed: the breaker (retry=1) lets one
+# probe through per period, not every client whose request comes next.
+my $url = Apache::TestRequest::module2url('vip_cache1', { path => "/c/$U/hole" });
+my @kids;
+for my $c (1 .. 6) {
+    pipe(my $rd, my $wr) or die $!;
+    my $pid = fork // die $!;
+    if (!$pid) {
+        close $rd;
+        my $ua = LWP::UserAgent->new(keep_alive => 1, timeout => 10);
+        my ($n, $slow, $bad, $t0) = (0, 0, 0, Time::HiRes::time());
+        while (Time::HiRes::time() - $t0 < 3) {
+            my $t = Time::HiRes::time();
+            my $res = $ua->get("$url?c=$c&n=" . $n++);
+            $slow++ if Time::HiRes::time() - $t > 0.1;
+            $bad++ if $res->code != 200;
+        }
+        print $wr "$n $slow $bad\n";
+        close $wr;
+        POSIX::_exit(0);
+    }
+    close $wr;
+    push @kids, [$pid, $rd];
+}
+my ($cn, $cslow, $cbad) = (0, 0, 0);
+for my $k (@kids) {
+    my ($pid, $rd) = @$k;
+    my ($n, $slow, $bad) = split ' ', scalar(<$rd>) // '0 0 1';
+    waitpid $pid, 0;
+    ($cn, $cslow, $cbad) = ($cn + $n, $cslow + $slow, $cbad + $bad);
+}
 mc_start(1);
 my @sorted = sort { $a <=> $b } @lat;
 my $total = 0;
@@ -116,6 +151,10 @@ is($errors, 0, 'blackholed: no error responses');
 cmp_ok($sorted[-1], '<', 1.0, sprintf('blackholed: worst request %.3f s (poll timeout 150 ms)', $sorted[-1]));
 cmp_ok($total, '<', 2.5, sprintf('blackholed: 10 requests in %.2f s (the breaker spares the rest)', $total));
 cmp_ok($sorted[4], '<', 0.1, sprintf('blackholed: median %.3f s', $sorted[4]));
+diag("6 clients blackholed for 3 s: $cn requests, $cslow over 100 ms");
+is($cbad, 0, '6 clients blackholed: no error responses');
+cmp_ok($cn, '>', 60, "6 clients blackholed: $cn requests answered in 3 s");
+cmp_ok($cslow, '<=', 5, "6 clients blackholed: $cslow requests waited (one probe per 1 s breaker period)");
 like(GET('/cache-status')->content, qr/"memcached_timeouts":[1-9]/, 'the timeouts are counted');
 # after SIGCONT, caching resumes
 ($stored, $t0) = (0, Time::HiRes::time());
