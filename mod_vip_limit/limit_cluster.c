@@ -13,6 +13,7 @@
  * to cluster mode and says so once.  No request waits longer than one
  * poll timeout (timeout=), and only until the breaker opens.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,6 +27,7 @@
 #include "apr_strings.h"
 
 #include "vip_common.h"
+#include "vip_config.h"
 #include "vip_store.h"
 #include "limit_cluster.h"
 #include "limit_lease.h"
@@ -66,12 +68,18 @@ static apr_uint64_t lease_tag(apr_uint64_t tag, int kind)
     return (x & ~APR_UINT64_C(3)) | (apr_uint64_t)kind;
 }
 
+/* Test hook (THREATS L7): VIP_LIMIT_TEST_CLOCK_SKEW_MS in httpd's
+ * environment moves this node's wall clock, as a skewed node's would be;
+ * read in child_init and logged (VIP04035).  0 otherwise. */
+static apr_int64_t skew_ns;
+
 static apr_uint64_t wall_ns(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (apr_uint64_t)ts.tv_sec * VIP_NS_PER_SEC + (apr_uint64_t)ts.tv_nsec;
+    return (apr_uint64_t)ts.tv_sec * VIP_NS_PER_SEC + (apr_uint64_t)ts.tv_nsec
+           + (apr_uint64_t)skew_ns;
 }
 
 /* ---- mode changes ----------------------------------------------------- */
@@ -357,11 +365,19 @@ apr_status_t vip_limit_cluster_setup(server_rec *s, apr_pool_t *pconf,
 void vip_limit_cluster_child_init(apr_pool_t *p, server_rec *s,
                                   const vip_limit_cluster_conf *cl)
 {
-    int threads = 1;
+    int threads = 1, skew_ms = 0;
+    const char *skew;
     apr_status_t rv;
 
     if (!cl) {
         return;
+    }
+    if ((skew = getenv("VIP_LIMIT_TEST_CLOCK_SKEW_MS"))
+        && vip_parse_int(skew, -3600000, 3600000, &skew_ms)) {
+        skew_ns = (apr_int64_t)skew_ms * 1000000;
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, VIPLOGNO(04035)
+                     "test hook: cluster windows use a wall clock %d ms "
+                     "off (VIP_LIMIT_TEST_CLOCK_SKEW_MS)", skew_ms);
     }
     /* one handle per thread that may decide at once (as mod_vip_cache) */
     if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS

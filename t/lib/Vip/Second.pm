@@ -6,7 +6,8 @@ package Vip::Second;
 # the config).  Stopped by stop() or, whatever happens, when the object
 # goes away.
 #
-#   my $two = Vip::Second->start(body => $conf_text, name => 'cache');
+#   my $two = Vip::Second->start(body => $conf_text, name => 'cache',
+#                                env => { NAME => 'value' });   # env optional
 #   my $res = $two->get('/c/page', Header => 'value');   # HTTP::Response
 #   $two->port; $two->error_log; $two->stop;
 #   $two->crash;       # SIGKILL to the whole server, as a crash
@@ -85,7 +86,10 @@ ProxyRequests Off
 $body
 EOF
     close $fh;
-    my $out = `"$httpd" -f "$self->{conf}" -k start 2>&1`;
+    # env => { NAME => value }: set for this httpd alone, on its command line
+    my $env = join '', map { my $v = $opt{env}{$_}; $v =~ s/'/'\\''/g; "$_='$v' " }
+                       sort keys %{ $opt{env} || {} };
+    my $out = `$env"$httpd" -f "$self->{conf}" -k start 2>&1`;
     die "the second httpd did not start:\n$out" if $? != 0;
     $self->{started} = 1;
     my $end = Time::HiRes::time() + 10;
