@@ -503,7 +503,7 @@ apr_status_t vip_store_incr_by(vip_store *st, apr_pool_t *p, const char *key,
                                apr_uint64_t delta, apr_uint32_t ttl,
                                apr_uint64_t *out)
 {
-    if (delta < 1 || delta > VIP_STORE_MAX_DELTA) {
+    if (delta > VIP_STORE_MAX_DELTA) {
         return APR_EINVAL;
     }
     return incr_common(st, key, delta, delta, ttl, out);

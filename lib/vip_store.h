@@ -104,11 +104,12 @@ apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
  * takes a 32-bit offset). */
 #define VIP_STORE_MAX_DELTA 0xffffffffu
 
-/* Add delta (1..VIP_STORE_MAX_DELTA) to a decimal counter, creating it
+/* Add delta (0..VIP_STORE_MAX_DELTA) to a decimal counter, creating it
  * with the value delta and ttl seconds when absent (incr, else add, else
  * incr again when another node won the add): one round trip in the steady
  * state, atomic in memcached, so nodes leasing from one counter never
- * race.  *out receives the new value.  APR_EINVAL for a bad delta. */
+ * race.  *out receives the new value; delta 0 reads it (an absent
+ * counter is created at 0).  APR_EINVAL for a bad delta. */
 apr_status_t vip_store_incr_by(vip_store *st, apr_pool_t *p, const char *key,
                                apr_uint64_t delta, apr_uint32_t ttl,
                                apr_uint64_t *out);

@@ -44,6 +44,10 @@ typedef struct {
     volatile apr_uint64_t degraded;     /* decisions on the node's share */
     volatile apr_uint32_t last_warn;    /* s, of the last VIP04015 */
     volatile apr_uint32_t down;         /* 1 while degraded */
+    volatile apr_uint64_t hb_period;    /* nodes=auto: the heartbeat period
+                                           this node last counted itself in */
+    volatile apr_uint32_t nodes_seen;   /* nodes=auto: nodes counted in the
+                                           last complete period (0: none) */
 } cluster_shared;
 
 struct vip_limit_czone {
@@ -82,6 +86,71 @@ static apr_uint64_t wall_ns(void)
            + (apr_uint64_t)skew_ns;
 }
 
+/* ---- how many nodes ---------------------------------------------------- */
+
+/* nodes=N, or with nodes=auto the nodes that counted themselves in the
+ * last complete heartbeat period (1 until one was seen). */
+static apr_uint32_t node_count(const vip_limit_czone *cz)
+{
+    apr_uint32_t n;
+
+    if (cz->cl->nodes) {
+        return cz->cl->nodes;
+    }
+    n = apr_atomic_read32(&shared->nodes_seen);
+    return n ? n : 1;
+}
+
+/* nodes=auto: once per heartbeat period per node (not per child), the
+ * first decision counts the node in that period's counter in memcached
+ * (`incr`) and reads the previous period's, now complete (`incr` by 0):
+ * two round trips a period, none on other requests.  A node counts
+ * itself only while it decides something, so the count is of the nodes
+ * taking traffic that needs the cluster. */
+static void heartbeat(vip_limit_czone *cz)
+{
+    apr_uint64_t period, last, now_count = 0, prev_count = 0;
+    char key[48];
+
+    if (cz->cl->nodes || !store) {
+        return;
+    }
+    period = wall_ns() / ((apr_uint64_t)cz->cl->heartbeat_s * VIP_NS_PER_SEC);
+    last = apr_atomic_read64(&shared->hb_period);
+    if (last == period
+        || apr_atomic_cas64(&shared->hb_period, period, last) != last) {
+        return;
+    }
+    apr_snprintf(key, sizeof(key), "vip:1:hb:%" APR_UINT64_T_HEX_FMT, period);
+    apr_atomic_add64(&shared->calls, 2);
+    if (vip_store_incr_by(store, NULL, key, 1, 3 * cz->cl->heartbeat_s + 10,
+                          &now_count) != APR_SUCCESS) {
+        /* not counted this period: the next decision tries again */
+        apr_atomic_cas64(&shared->hb_period, last, period);
+        return;
+    }
+    apr_snprintf(key, sizeof(key), "vip:1:hb:%" APR_UINT64_T_HEX_FMT,
+                 period - 1);
+    if (vip_store_incr_by(store, NULL, key, 0, 3 * cz->cl->heartbeat_s + 10,
+                          &prev_count) != APR_SUCCESS) {
+        prev_count = 0;
+    }
+    /* the previous period is complete; in the first one, what we have */
+    if (prev_count < now_count) {
+        prev_count = now_count;
+    }
+    if (prev_count > VIP_LEASE_MAX_NODES) {
+        prev_count = VIP_LEASE_MAX_NODES;
+    }
+    if (apr_atomic_xchg32(&shared->nodes_seen, (apr_uint32_t)prev_count)
+        != (apr_uint32_t)prev_count) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, cz->s, VIPLOGNO(04036)
+                     "nodes=auto: %" APR_UINT64_T_FMT " node(s) share the "
+                     "cluster limits (heartbeat period of %u s)",
+                     prev_count, cz->cl->heartbeat_s);
+    }
+}
+
 /* ---- mode changes ----------------------------------------------------- */
 
 static void went_down(vip_limit_czone *cz)
@@ -97,7 +166,7 @@ static void went_down(vip_limit_czone *cz)
                      "enforced on this node's share (limit / %u nodes) "
                      "until it answers again; %" APR_UINT64_T_FMT
                      " degraded decisions so far", cz->zone->name,
-                     vip_store_last_error(), cz->cl->nodes,
+                     vip_store_last_error(), node_count(cz),
                      apr_atomic_read64(&shared->degraded));
     }
 }
@@ -145,12 +214,12 @@ static int degraded_rate(vip_limit_czone *cz, const vip_limit_key *k,
     apr_atomic_inc64(&shared->degraded);
     if (g) {
         vip_gcra share;
-        vip_lease_share_rate(&share, g, cz->cl->nodes);
+        vip_lease_share_rate(&share, g, node_count(cz));
         rv = vip_limit_table_rate(cz->zone->table, k->tag, &share, now, res);
     }
     else {
         vip_quota share = *q;
-        share.limit = vip_lease_share(q->limit, cz->cl->nodes);
+        share.limit = vip_lease_share(q->limit, node_count(cz));
         rv = vip_limit_table_quota(cz->zone->table, k->tag, &share, now, res);
     }
     res->degraded = 1;
@@ -167,11 +236,12 @@ static int windowed(vip_limit_czone *cz, const vip_limit_key *k,
     apr_uint64_t wall = wall_ns(), value;
     char kind = g ? 'r' : 'q';
 
+    heartbeat(cz);
     if (g) {
-        vip_lease_plan_rate(&lp, g, cz->cl->batch, cz->cl->nodes);
+        vip_lease_plan_rate(&lp, g, cz->cl->batch, node_count(cz));
     }
     else {
-        vip_lease_plan_quota(&lp, q, cz->cl->batch, cz->cl->nodes);
+        vip_lease_plan_quota(&lp, q, cz->cl->batch, node_count(cz));
     }
     e = vip_limit_table_get(cz->zone->table,
                             lease_tag(k->tag, VIP_LIMIT_KIND_QUOTA), now);
@@ -221,7 +291,7 @@ static int degraded_acquire(vip_limit_czone *cz, const vip_limit_key *k,
     went_down(cz);
     apr_atomic_inc64(&shared->degraded);
     rv = vip_limit_table_acquire(cz->zone->table, k->tag,
-                                 vip_lease_share(limit, cz->cl->nodes), now,
+                                 vip_lease_share(limit, node_count(cz)), now,
                                  res, &e);
     *slot = e;
     res->degraded = 1;
@@ -242,8 +312,9 @@ static int cluster_acquire(void *ctx, const vip_limit_key *k,
     int exh;
 
     *slot = NULL;
-    if (kk > limit / (2 * cz->cl->nodes)) {
-        kk = limit / (2 * cz->cl->nodes);
+    heartbeat(cz);
+    if (kk > limit / (2 * node_count(cz))) {
+        kk = limit / (2 * node_count(cz));
     }
     if (!kk) {
         kk = 1;

@@ -525,6 +525,7 @@ static const char *cmd_cluster(cmd_parms *cmd, void *dc, const char *args)
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     vip_limit_cluster_conf *cl;
     const char *w;
+    int auto_nodes = 0, heartbeat = 0;
 
     if (err) {
         return err;
@@ -544,8 +545,13 @@ static const char *cmd_cluster(cmd_parms *cmd, void *dc, const char *args)
     cl->store.dead_s = VIP_LIMIT_CLUSTER_DEAD_S;
     cl->batch = VIP_LIMIT_CLUSTER_BATCH;
     cl->lease_s = VIP_LIMIT_CLUSTER_LEASE_S;
+    cl->heartbeat_s = VIP_LIMIT_CLUSTER_HEARTBEAT_S;
     while (*args && *(w = ap_getword_conf(cmd->pool, &args))) {
         const char *eq = strchr(w, '=');
+        if (strcmp(w, "nodes=auto") == 0) {
+            auto_nodes = 1;
+            continue;
+        }
         if (eq && !strchr(w, ':')) {
             apr_size_t n = (apr_size_t)(eq - w);
             int v, *slot = NULL, lo = 1, hi = 60000;
@@ -572,10 +578,15 @@ static const char *cmd_cluster(cmd_parms *cmd, void *dc, const char *args)
             else if (OPT("lease")) {
                 uslot = &cl->lease_s, lo = 1, hi = 3600;
             }
+            else if (OPT("heartbeat")) {
+                uslot = &cl->heartbeat_s, lo = 1, hi = 3600;
+                heartbeat = 1;
+            }
 #undef OPT
             if ((!slot && !uslot) || !vip_parse_int(eq + 1, lo, hi, &v)) {
                 return apr_psprintf(cmd->pool, "%s: bad option '%s' (known: "
-                                    "nodes=1-%u, batch=1-%u, lease=s 1-3600, "
+                                    "nodes=1-%u or nodes=auto, heartbeat=s "
+                                    "1-3600, batch=1-%u, lease=s 1-3600, "
                                     "connect_timeout=ms and timeout=ms "
                                     "1-60000, retry=s 1-3600, dead_retry=s "
                                     "0-3600)", cmd->cmd->name, w,
@@ -597,11 +608,20 @@ static const char *cmd_cluster(cmd_parms *cmd, void *dc, const char *args)
         return apr_psprintf(cmd->pool, "%s: name at least one memcached "
                             "server as host:port", cmd->cmd->name);
     }
-    if (!cl->nodes) {
+    if (auto_nodes && cl->nodes) {
+        return apr_psprintf(cmd->pool, "%s: nodes=%u and nodes=auto: say "
+                            "one", cmd->cmd->name, cl->nodes);
+    }
+    if (!cl->nodes && !auto_nodes) {
         return apr_psprintf(cmd->pool, "%s: say how many httpd nodes share "
-                            "the limits with nodes=N (each node enforces "
+                            "the limits with nodes=N, or nodes=auto to count "
+                            "them through memcached (each node enforces "
                             "limit / N on its own while memcached is down)",
                             cmd->cmd->name);
+    }
+    if (heartbeat && !auto_nodes) {
+        return apr_psprintf(cmd->pool, "%s: heartbeat= only applies with "
+                            "nodes=auto", cmd->cmd->name);
     }
     if (cl->store.io_ms > cl->store.retry_s * 1000) {
         return apr_psprintf(cmd->pool, "%s: timeout=%d ms is longer than "
@@ -646,7 +666,8 @@ const command_rec vip_limit_cmds[] = {
                      "[full=open|deny] [store=local|cluster]: a table of "
                      "counters in shared memory (and memcached)"),
     AP_INIT_RAW_ARGS("VipLimitCluster", cmd_cluster, NULL, RSRC_CONF,
-                     "host:port... nodes=N [batch=k] [lease=s] "
+                     "host:port... nodes=N|auto [heartbeat=s] [batch=k] "
+                     "[lease=s] "
                      "[connect_timeout=ms] [timeout=ms] [retry=s] "
                      "[dead_retry=s]: the memcached cluster of the "
                      "store=cluster zones"),

@@ -34,6 +34,7 @@
 #define VIP_LIMIT_CLUSTER_DEAD_S     10
 #define VIP_LIMIT_CLUSTER_BATCH      10
 #define VIP_LIMIT_CLUSTER_LEASE_S    10
+#define VIP_LIMIT_CLUSTER_HEARTBEAT_S 10
 
 /* What a zone counts by. */
 enum {
@@ -56,7 +57,10 @@ enum {
 /* VipLimitCluster: the memcached cluster the store=cluster zones share. */
 typedef struct {
     vip_store_conf store;
-    apr_uint32_t nodes;         /* httpd nodes sharing each limit */
+    apr_uint32_t nodes;         /* httpd nodes sharing each limit; 0 with
+                                   nodes=auto (learned, limit_cluster.c) */
+    apr_uint32_t heartbeat_s;   /* nodes=auto: the period a node counts
+                                   itself in */
     apr_uint32_t batch;         /* tokens a node leases per `incr` (max) */
     apr_uint32_t lease_s;       /* concurrency lease epoch, seconds */
 } vip_limit_cluster_conf;

@@ -24,7 +24,9 @@ my @CASES = (
     ['bad server', 'VipLimitCluster localhost nodes=2', [qr/VipLimitCluster/, qr/'localhost' is not host:port/]],
     ['bad port', 'VipLimitCluster 127.0.0.1:99999 nodes=2', [qr/VipLimitCluster/, qr/port 1-65535/]],
     ['nodes=0', 'VipLimitCluster 127.0.0.1:11211 nodes=0', [qr/VipLimitCluster/, qr/bad option 'nodes=0'/, qr/nodes=1-1024/]],
-    ['nodes=auto', 'VipLimitCluster 127.0.0.1:11211 nodes=auto', [qr/VipLimitCluster/, qr/bad option 'nodes=auto'/]],
+    ['nodes=auto and nodes=N', 'VipLimitCluster 127.0.0.1:11211 nodes=auto nodes=2', [qr/VipLimitCluster/, qr/nodes=2 and nodes=auto: say one/]],
+    ['heartbeat= without nodes=auto', 'VipLimitCluster 127.0.0.1:11211 nodes=2 heartbeat=5', [qr/VipLimitCluster/, qr/heartbeat= only applies with nodes=auto/]],
+    ['heartbeat=0', 'VipLimitCluster 127.0.0.1:11211 nodes=auto heartbeat=0', [qr/VipLimitCluster/, qr/bad option 'heartbeat=0'/, qr/heartbeat=s 1-3600/]],
     ['batch=0', 'VipLimitCluster 127.0.0.1:11211 nodes=2 batch=0', [qr/VipLimitCluster/, qr/bad option 'batch=0'/, qr/batch=1-1000/]],
     ['lease=0', 'VipLimitCluster 127.0.0.1:11211 nodes=2 lease=0', [qr/VipLimitCluster/, qr/bad option 'lease=0'/]],
     ['unknown option', 'VipLimitCluster 127.0.0.1:11211 nodes=2 colour=blue', [qr/VipLimitCluster/, qr/bad option 'colour=blue'/]],
@@ -42,7 +44,7 @@ my @GLOBAL = (
         [qr/VIP04017/, qr/VipLimitZone z: store=cluster needs VipLimitCluster/]],
 );
 
-plan tests => 2 * (@CASES + @GLOBAL) + 4, need_vip_limit();
+plan tests => 2 * (@CASES + @GLOBAL) + 5, need_vip_limit();
 
 my $n = 0;
 sub write_conf {
@@ -80,5 +82,7 @@ is($rc, 0, 'a good cluster config (memcached down): httpd -t exits 0') or diag $
 like($out, qr/Syntax OK/, 'a good cluster config: Syntax OK');
 ($rc, $out) = conftest_run(write_conf("VipLimitCluster 127.0.0.1:$dead nodes=2"));
 is($rc, 0, 'VipLimitCluster without cluster zones is fine') or diag $out;
+($rc, $out) = conftest_run(write_conf("VipLimitCluster 127.0.0.1:$dead nodes=auto heartbeat=5\nVipLimitZone z key=ip store=cluster"));
+is($rc, 0, 'nodes=auto heartbeat=5 is fine') or diag $out;
 my @raw = grep { /%(?:z|ll|l|h)?[dusx]\b|\(null\)/ } $out;
 ok(!@raw, 'no unformatted printf conversion');

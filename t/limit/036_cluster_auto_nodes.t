@@ -1,0 +1,72 @@
+# nodes=auto (issue 6): the nodes sharing the cluster limits count
+# themselves in memcached, once per heartbeat period each (heartbeat=1 s
+# here), and a node's share while memcached is down is limit / the nodes
+# counted in the last complete period.  Nodes B and C (two Vip::Second
+# servers, nodes=auto, memcached instance 1) take traffic for 2.5 s; then
+# memcached is killed and node B, on a fresh key of a 40/hour quota,
+# admits its share of 20 (with one node counted it would admit 40).
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+
+use Apache::Test qw(-withtestmore);
+use Time::HiRes qw(time sleep);
+use Vip::Test;
+use Vip::Second;
+
+plan tests => 5, need_vip_limit();
+
+my ($mc, $echo) = map { vip_var($_) } qw(memcached_port echo_port);
+my $U = "a$$" . int(time);
+my $conf = <<"EOF";
+VipLimitCluster 127.0.0.1:$mc nodes=auto heartbeat=1 batch=10 lease=2 connect_timeout=50 timeout=150 retry=1 dead_retry=2
+VipLimitZone cl "key=expr:%{req:X-Key}" entries=1024 store=cluster
+<VirtualHost 127.0.0.1:\@PORT\@>
+    Header always set X-Test-Limit "expr=%{note:vip.limit}" "expr=-n %{note:vip.limit}"
+    <Location "/ah/">
+        VipLimit cl quota=1000000/hour name=ah
+        ProxyPass "http://127.0.0.1:$echo/ah/"
+    </Location>
+    <Location "/aq/">
+        VipLimit cl quota=40/hour name=aq
+        ProxyPass "http://127.0.0.1:$echo/aq/"
+    </Location>
+</VirtualHost>
+EOF
+my %log0 = map { my $f = t_dir() . "/logs/second-limit036$_/error_log"; ($_ => (-s $f // 0)) } qw(b c);
+my $b = Vip::Second->start(name => 'limit036b', body => $conf);
+my $c = Vip::Second->start(name => 'limit036c', body => $conf);
+sub log_of {
+    my ($two, $name) = @_;
+    open my $fh, '<', $two->error_log or return '';
+    seek $fh, $log0{$name}, 0;
+    local $/;
+    return scalar <$fh>;
+}
+
+# both nodes take traffic through three heartbeat periods
+my ($n, $bad) = (0, 0);
+my $t0 = time;
+while (time - $t0 < 2.5) {
+    my $res = ($n++ % 2 ? $c : $b)->get('/ah/x', 'X-Key' => "$U-warm");
+    $bad++ if $res->code != 200;
+}
+is($bad, 0, "$n requests on both nodes: all admitted");
+like(log_of($b, 'b'), qr/VIP04036.*nodes=auto: 2 node\(s\)/, 'node B counted 2 nodes (VIP04036)');
+like(log_of($c, 'c'), qr/VIP04036.*nodes=auto: 2 node\(s\)/, 'node C counted 2 nodes (VIP04036)');
+
+# memcached gone: node B decides on its share, 40 / 2
+mc_stop(1, 'KILL');
+my ($ok, %notes) = (0);
+for my $i (1 .. 30) {
+    my $res = $b->get('/aq/x', 'X-Key' => "$U-q");
+    $ok++ if $res->code == 200;
+    $notes{ $res->header('X-Test-Limit') // '' }++;
+}
+mc_start(1);
+is($ok, 20, "memcached down: node B admitted its share of the 40/hour quota, 40 / 2 nodes ($ok of 30)");
+like(log_of($b, 'b'), qr/VIP04015.*limit \/ 2 nodes/, 'the degraded warning names the 2 nodes');
+$b->stop;
+$c->stop;
