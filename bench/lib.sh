@@ -9,7 +9,7 @@
 # (start_server ... adds them to SERVER_PIDS so cleanup stops them), sets
 # INST_URL[x] / INST_PID[x] per measured httpd, defines ROWS as
 #   "id|label|instance|path|expected status|wrk args (eval'd)"
-# and calls measure_row for each, then prints with the helpers below.
+# and calls measure_rows with them, then prints with the helpers below.
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_WARMUP=${BENCH_WARMUP:-2}

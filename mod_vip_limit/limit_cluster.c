@@ -305,7 +305,7 @@ static int cluster_acquire(void *ctx, const vip_limit_key *k,
     vip_limit_czone *cz = ctx;
     apr_uint64_t epoch_ns = (apr_uint64_t)cz->cl->lease_s * VIP_NS_PER_SEC;
     apr_uint32_t ttl = 2 * cz->cl->lease_s + VIP_LEASE_TTL_MARGIN_S;
-    apr_uint32_t kk = cz->cl->batch;
+    apr_uint32_t kk = cz->cl->batch, nodes;
     apr_uint64_t value, granted = 0, next;
     vip_lease_view v;
     vip_limit_entry *e;
@@ -313,8 +313,9 @@ static int cluster_acquire(void *ctx, const vip_limit_key *k,
 
     *slot = NULL;
     heartbeat(cz);
-    if (kk > limit / (2 * node_count(cz))) {
-        kk = limit / (2 * node_count(cz));
+    nodes = node_count(cz);
+    if (kk > limit / (2 * nodes)) {
+        kk = limit / (2 * nodes);
     }
     if (!kk) {
         kk = 1;

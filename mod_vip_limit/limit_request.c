@@ -212,53 +212,20 @@ static int zone_key(request_rec *r, const vip_limit_zone *z, const char **bin,
 
 /* ---- responses ----------------------------------------------------------- */
 
-/* v in decimal, written backwards from end; returns its first digit. */
-static char *put_u64(char *end, apr_uint64_t v)
-{
-    do {
-        *--end = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return end;
-}
-
-/* One RateLimit item, '"id";r=R;t=T' (no t= for concurrency), formatted
- * by hand: this runs on every limited request, and apr_psprintf's
- * general formatter was most of the module's cost per request. */
-static const char *current_item(apr_pool_t *pool, const policy *p)
-{
-    char num[2][24];
-    const char *r = put_u64(num[0] + sizeof(num[0]), p->r);
-    const char *t = put_u64(num[1] + sizeof(num[1]), p->t);
-    apr_size_t idlen = strlen(p->id);
-    apr_size_t rlen = num[0] + sizeof(num[0]) - r;
-    apr_size_t tlen = num[1] + sizeof(num[1]) - t;
-    char *out = apr_palloc(pool, idlen + rlen + tlen + 10);
-    char *o = out;
-
-    *o++ = '"';
-    memcpy(o, p->id, idlen);
-    o += idlen;
-    memcpy(o, "\";r=", 4);
-    o += 4;
-    memcpy(o, r, rlen);
-    o += rlen;
-    if (p->kind != VIP_LIMIT_KIND_CONC) {
-        memcpy(o, ";t=", 3);
-        o += 3;
-        memcpy(o, t, tlen);
-        o += tlen;
-    }
-    *o = '\0';
-    return out;
-}
-
+/* Counts (remaining, seconds, limits) stay far below 2^63: APR's
+ * apr_off_t_toa formats them without apr_psprintf's general formatter,
+ * which was most of the module's cost per request. */
 static const char *u64_text(apr_pool_t *pool, apr_uint64_t v)
 {
-    char num[24];
-    const char *d = put_u64(num + sizeof(num), v);
+    return apr_off_t_toa(pool, (apr_off_t)v);
+}
 
-    return apr_pstrmemdup(pool, d, num + sizeof(num) - d);
+/* One RateLimit item, '"id";r=R;t=T' (no t= for concurrency). */
+static const char *current_item(apr_pool_t *pool, const policy *p)
+{
+    return apr_pstrcat(pool, "\"", p->id, "\";r=", u64_text(pool, p->r),
+                       p->kind == VIP_LIMIT_KIND_CONC ? NULL : ";t=",
+                       u64_text(pool, p->t), NULL);
 }
 
 static void set_headers(request_rec *r, const req_ctx *ctx, int mode)
