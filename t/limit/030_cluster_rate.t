@@ -27,11 +27,7 @@ Apache::TestRequest::user_agent(keep_alive => 1, reset => 1);
 my ($mc, $echo) = map { vip_var($_) } qw(memcached_port echo_port);
 my $U = "k$$" . int(time);
 
-my $two = Vip::Second->start(name => 'limit030', body => <<"EOF");
-VipLimitCluster 127.0.0.1:$mc nodes=2 batch=10 lease=2 connect_timeout=50 timeout=150 retry=1 dead_retry=2
-VipLimitZone cl "key=expr:%{req:X-Key}" entries=1024 store=cluster
-<VirtualHost 127.0.0.1:\@PORT\@>
-    Header always set X-Test-Limit "expr=%{note:vip.limit}" "expr=-n %{note:vip.limit}"
+my $two = Vip::Second->start(name => 'limit030', body => Vip::Second::limit_cluster_body(<<"EOF"));
     <Location "/cq/">
         VipLimit cl quota=40/hour name=cq
         ProxyPass "http://127.0.0.1:$echo/cq/"
@@ -44,7 +40,6 @@ VipLimitZone cl "key=expr:%{req:X-Key}" entries=1024 store=cluster
         VipLimit cl quota=1000000/hour name=hot
         ProxyPass "http://127.0.0.1:$echo/hot/"
     </Location>
-</VirtualHost>
 EOF
 
 # Wait out the last seconds of an hour: both windows here are hours.

@@ -25,15 +25,11 @@ my ($mc, $echo) = map { vip_var($_) } qw(memcached_port echo_port);
 my $U = "c$$" . int(time);
 $SIG{PIPE} = 'IGNORE';
 
-my $body = <<"EOF";
-VipLimitCluster 127.0.0.1:$mc nodes=2 batch=10 lease=2 connect_timeout=50 timeout=150 retry=1 dead_retry=2
-VipLimitZone cl "key=expr:%{req:X-Key}" entries=1024 store=cluster
-<VirtualHost 127.0.0.1:\@PORT\@>
+my $body = Vip::Second::limit_cluster_body(<<"EOF");
     <Location "/cc/">
         VipLimit cl concurrency=4 name=cc
         ProxyPass "http://127.0.0.1:$echo/cc/" timeout=20
     </Location>
-</VirtualHost>
 EOF
 my $two = Vip::Second->start(name => 'limit033', body => $body);
 

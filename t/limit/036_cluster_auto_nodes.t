@@ -20,11 +20,7 @@ plan tests => 5, need_vip_limit();
 
 my ($mc, $echo) = map { vip_var($_) } qw(memcached_port echo_port);
 my $U = "a$$" . int(time);
-my $conf = <<"EOF";
-VipLimitCluster 127.0.0.1:$mc nodes=auto heartbeat=1 batch=10 lease=2 connect_timeout=50 timeout=150 retry=1 dead_retry=2
-VipLimitZone cl "key=expr:%{req:X-Key}" entries=1024 store=cluster
-<VirtualHost 127.0.0.1:\@PORT\@>
-    Header always set X-Test-Limit "expr=%{note:vip.limit}" "expr=-n %{note:vip.limit}"
+my $conf = Vip::Second::limit_cluster_body(<<"EOF", nodes => 'nodes=auto heartbeat=1');
     <Location "/ah/">
         VipLimit cl quota=1000000/hour name=ah
         ProxyPass "http://127.0.0.1:$echo/ah/"
@@ -33,18 +29,9 @@ VipLimitZone cl "key=expr:%{req:X-Key}" entries=1024 store=cluster
         VipLimit cl quota=40/hour name=aq
         ProxyPass "http://127.0.0.1:$echo/aq/"
     </Location>
-</VirtualHost>
 EOF
-my %log0 = map { my $f = t_dir() . "/logs/second-limit036$_/error_log"; ($_ => (-s $f // 0)) } qw(b c);
 my $b = Vip::Second->start(name => 'limit036b', body => $conf);
 my $c = Vip::Second->start(name => 'limit036c', body => $conf);
-sub log_of {
-    my ($two, $name) = @_;
-    open my $fh, '<', $two->error_log or return '';
-    seek $fh, $log0{$name}, 0;
-    local $/;
-    return scalar <$fh>;
-}
 
 # both nodes take traffic through three heartbeat periods
 my ($n, $bad) = (0, 0);
@@ -54,8 +41,8 @@ while (time - $t0 < 2.5) {
     $bad++ if $res->code != 200;
 }
 is($bad, 0, "$n requests on both nodes: all admitted");
-like(log_of($b, 'b'), qr/VIP04036.*nodes=auto: 2 node\(s\)/, 'node B counted 2 nodes (VIP04036)');
-like(log_of($c, 'c'), qr/VIP04036.*nodes=auto: 2 node\(s\)/, 'node C counted 2 nodes (VIP04036)');
+like($b->log_since_start, qr/VIP04036.*nodes=auto: 2 node\(s\)/, 'node B counted 2 nodes (VIP04036)');
+like($c->log_since_start, qr/VIP04036.*nodes=auto: 2 node\(s\)/, 'node C counted 2 nodes (VIP04036)');
 
 # memcached gone: node B decides on its share, 40 / 2
 mc_stop(1, 'KILL');
@@ -67,6 +54,6 @@ for my $i (1 .. 30) {
 }
 mc_start(1);
 is($ok, 20, "memcached down: node B admitted its share of the 40/hour quota, 40 / 2 nodes ($ok of 30)");
-like(log_of($b, 'b'), qr/VIP04015.*limit \/ 2 nodes/, 'the degraded warning names the 2 nodes');
+like($b->log_since_start, qr/VIP04015.*limit \/ 2 nodes/, 'the degraded warning names the 2 nodes');
 $b->stop;
 $c->stop;

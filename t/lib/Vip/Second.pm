@@ -9,7 +9,7 @@ package Vip::Second;
 #   my $two = Vip::Second->start(body => $conf_text, name => 'cache',
 #                                env => { NAME => 'value' });   # env optional
 #   my $res = $two->get('/c/page', Header => 'value');   # HTTP::Response
-#   $two->port; $two->error_log; $two->stop;
+#   $two->port; $two->error_log; $two->log_since_start; $two->stop;
 #   $two->crash;       # SIGKILL to the whole server, as a crash
 #
 # The config text is inserted after the LoadModule lines of mod_proxy,
@@ -50,6 +50,8 @@ sub start {
     my $port    = Vip::Services::free_port();
     File::Path::make_path($dir);
     my $self = bless { dir => $dir, port => $port, httpd => $httpd }, $class;
+    # the log is appended to across runs: where this run's lines begin
+    $self->{log0} = -s catfile($dir, 'error_log') // 0;
     $self->{conf} = catfile($dir, 'httpd.conf');
     $self->{pid_file} = catfile($dir, 'httpd.pid');
 
@@ -103,8 +105,34 @@ EOF
     die "the second httpd does not listen on port $port; see $dir/error_log";
 }
 
+# The config of a second cluster node for the t/limit/03x tests: the
+# VipLimitCluster and zone lines of node A (t/conf/limit_cluster.conf.in;
+# nodes => 'nodes=auto heartbeat=1' to change how nodes are counted) and
+# a virtual host on @PORT@ with the given <Location> blocks.
+sub limit_cluster_body {
+    my ($locations, %opt) = @_;
+    my $mc = _var('memcached_port');
+    my $nodes = $opt{nodes} // 'nodes=2';
+    return <<"EOF";
+VipLimitCluster 127.0.0.1:$mc $nodes batch=10 lease=2 connect_timeout=50 timeout=150 retry=1 dead_retry=2
+VipLimitZone cl "key=expr:%{req:X-Key}" entries=1024 store=cluster
+<VirtualHost 127.0.0.1:\@PORT\@>
+    Header always set X-Test-Limit "expr=%{note:vip.limit}" "expr=-n %{note:vip.limit}"
+$locations</VirtualHost>
+EOF
+}
+
 sub port      { $_[0]{port} }
 sub error_log { catfile($_[0]{dir}, 'error_log') }
+
+# What this server wrote to its error_log since it was started.
+sub log_since_start {
+    my $self = shift;
+    open my $fh, '<', $self->error_log or return '';
+    seek $fh, $self->{log0}, 0;
+    local $/;
+    return scalar <$fh>;
+}
 
 # GET (or another method with method => ...) on the second server.
 sub get {
