@@ -19,6 +19,14 @@
  * never answers (SIGSTOP, a blackhole) is not caught by it: every call
  * waits POLL_TIMEOUT.  The breaker in vip_store_shared covers that case
  * across all children.
+ *
+ * With several servers a failure that never reached a server (refused,
+ * in timeout, ejected) leaves the handle as it is: closing its
+ * connections (memcached_quit) would lose that state, and every call
+ * would connect to the dead server again.  With one server there is
+ * nothing to eject to: libmemcached neither ejects it nor rests it beyond
+ * the current second, and a failure to reach it opens the breaker like a
+ * timeout does, so a probe after `retry` seconds really connects.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +46,7 @@ struct vip_store {
     memcached_st *master;
     memcached_pool_st *pool;
     vip_store_shared *shared;
+    int nservers;
     int breaker_ms;
     int probe_ms;               /* how long a half-open probe may take */
 };
@@ -105,6 +114,7 @@ apr_status_t vip_store_create(apr_pool_t *p, const vip_store_conf *conf,
     }
     st->master = m;
     st->shared = shared;
+    st->nservers = conf->servers->nelts;
     st->breaker_ms = conf->retry_s * 1000;
     /* a probe that outlives this (its child died) lets another go */
     st->probe_ms = conf->connect_ms + 2 * conf->io_ms + 100;
@@ -127,12 +137,18 @@ apr_status_t vip_store_create(apr_pool_t *p, const vip_store_conf *conf,
                            (uint64_t)conf->connect_ms);
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
                            (uint64_t)conf->io_ms);
+    /* With one server the breaker alone rests it (retry_s): its probe
+     * must reach the server, not a handle's memory of a failure, so
+     * libmemcached's own rest ends at the next second (0) and it never
+     * ejects it (there is nothing to eject to). */
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT,
-                           (uint64_t)conf->retry_s);
+                           (uint64_t)(st->nservers > 1 ? conf->retry_s : 0));
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 2);
-    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 1);
-    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT,
-                           (uint64_t)conf->dead_s);
+    if (st->nservers > 1) {
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 1);
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT,
+                               (uint64_t)conf->dead_s);
+    }
     st->pool = memcached_pool_create(m, 1, (uint32_t)(max_handles > 0
                                                       ? max_handles : 1));
     if (!st->pool) {
@@ -174,7 +190,7 @@ static memcached_st *take(vip_store *st)
         if (open) {
             now = now_ms();
             if (now < open) {
-                last_error = "circuit breaker open after a memcached timeout";
+                last_error = "circuit breaker open after a memcached failure";
                 return NULL;
             }
             /* Half-open: one call of all children's probes, the others
@@ -203,15 +219,17 @@ static memcached_st *take(vip_store *st)
     return m;
 }
 
-/* Back to the pool; after a failure without its connections, so a
- * half-read reply or a server that woke up late never meets the next
- * user of the handle. */
+/* Back to the pool; after a failure on a connection, without its
+ * connections, so a half-read reply or a server that woke up late never
+ * meets the next user of the handle.  A failure that reached no server
+ * (APR_ECONNREFUSED from result) keeps the handle's timeout and ejection
+ * state. */
 static void give(vip_store *st, memcached_st *m, apr_status_t rv)
 {
     int answered = rv == APR_SUCCESS || rv == APR_NOTFOUND
                    || rv == APR_EEXIST;
 
-    if (!answered) {
+    if (!answered && rv != APR_ECONNREFUSED) {
         memcached_quit(m);
     }
     if (st->shared) {
@@ -236,7 +254,16 @@ static void give(vip_store *st, memcached_st *m, apr_status_t rv)
     memcached_pool_release(st->pool, m);
 }
 
-/* Map a libmemcached result; timeouts open the breaker. */
+static void open_breaker(vip_store *st)
+{
+    apr_atomic_set64(&st->shared->open_until_ms,
+                     now_ms() + (apr_uint64_t)st->breaker_ms);
+    apr_atomic_set64(&st->shared->probe_until_ms, 0);
+}
+
+/* Map a libmemcached result; timeouts open the breaker, and so does a
+ * server that could not be reached when it is the only one.
+ * APR_ECONNREFUSED (no connection was made) stays inside this file. */
 static apr_status_t result(vip_store *st, memcached_st *m,
                            memcached_return_t rc)
 {
@@ -254,11 +281,25 @@ static apr_status_t result(vip_store *st, memcached_st *m,
     case MEMCACHED_TIMEOUT:
         if (st->shared && st->breaker_ms > 0) {
             apr_atomic_inc32(&st->shared->timeouts);
-            apr_atomic_set64(&st->shared->open_until_ms,
-                             now_ms() + (apr_uint64_t)st->breaker_ms);
-            apr_atomic_set64(&st->shared->probe_until_ms, 0);
+            open_breaker(st);
         }
-        /* fall through */
+        last_error = memcached_strerror(m, rc);
+        return APR_EGENERAL;
+    case MEMCACHED_CONNECTION_FAILURE:
+    case MEMCACHED_SERVER_MARKED_DEAD:
+    case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
+    case MEMCACHED_NO_SERVERS:
+        /* Refused, or resting after a failure (a connection that broke
+         * under a call was retried once, see retry_worth: this is the
+         * fresh connection failing). */
+        if (st->shared) {
+            apr_atomic_inc32(&st->shared->unreachable);
+            if (st->nservers == 1 && st->breaker_ms > 0) {
+                open_breaker(st);
+            }
+        }
+        last_error = memcached_strerror(m, rc);
+        return APR_ECONNREFUSED;
     default:
         last_error = memcached_strerror(m, rc);
         return APR_EGENERAL;
@@ -375,11 +416,8 @@ apr_status_t vip_store_mget(vip_store *st, apr_pool_t *p,
         rc = mget_once(m, p, keys, lens, n, vals);
     }
     rv = result(st, m, rc);
-    if (rv != APR_SUCCESS) {
-        rv = APR_EGENERAL;
-    }
     give(st, m, rv);
-    return rv;
+    return rv == APR_SUCCESS ? rv : APR_EGENERAL;
 }
 
 /* The single-key commands, for one retry path. */
@@ -438,7 +476,7 @@ static apr_status_t simple(vip_store *st, const store_cmd *c, uint64_t *v)
     }
     rv = result(st, m, command(st, m, c, v));
     give(st, m, rv);
-    return rv;
+    return rv == APR_ECONNREFUSED ? APR_EGENERAL : rv;
 }
 
 apr_status_t vip_store_set(vip_store *st, apr_pool_t *p, const char *key,
@@ -489,7 +527,7 @@ static apr_status_t incr_common(vip_store *st, const char *key,
     if (rv == APR_SUCCESS && out) {
         *out = v;
     }
-    return rv == APR_NOTFOUND || rv == APR_EEXIST ? APR_EGENERAL : rv;
+    return rv == APR_SUCCESS ? rv : APR_EGENERAL;
 }
 
 apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,

@@ -60,6 +60,8 @@ typedef struct {
                                              half-open */
     volatile apr_uint64_t probe_until_ms; /* half-open: a probe is out */
     volatile apr_uint32_t timeouts;       /* timeouts seen, total */
+    volatile apr_uint32_t unreachable;    /* calls that reached no server
+                                             (refused, resting, ejected) */
     volatile apr_uint64_t round_trips;    /* requests sent to memcached */
 } vip_store_shared;
 
@@ -119,7 +121,8 @@ apr_status_t vip_store_incr_by(vip_store *st, apr_pool_t *p, const char *key,
 apr_status_t vip_store_decr_by(vip_store *st, apr_pool_t *p, const char *key,
                                apr_uint64_t delta, apr_uint64_t *out);
 
-/* 1 while the circuit breaker refuses calls (a recent timeout). */
+/* 1 while the circuit breaker refuses calls (a recent timeout, or the
+ * only server refused). */
 int vip_store_breaker_open(const vip_store *st);
 
 /* Delete key: APR_SUCCESS (also when it was absent) or failure. */

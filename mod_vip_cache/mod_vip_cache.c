@@ -209,6 +209,8 @@ static int status_handler(request_rec *r)
     vip_esi_status_add(o);
     json_object_object_add(o, "memcached_timeouts",
         json_object_new_int64(apr_atomic_read32(&c->breaker.timeouts)));
+    json_object_object_add(o, "memcached_unreachable",
+        json_object_new_int64(apr_atomic_read32(&c->breaker.unreachable)));
     ap_set_content_type(r, "application/json");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (!r->header_only) {

@@ -22,7 +22,7 @@ use POSIX ();
 use Time::HiRes ();
 use Vip::Test;
 
-plan tests => 9 + 10 + 7 + 3, need_vip_cache(), need_vip_route();
+plan tests => 9 + 12 + 7 + 3, need_vip_cache(), need_vip_route();
 
 Apache::TestRequest::user_agent(keep_alive => 1, reset => 1);
 my $U = "u$$" . time;
@@ -68,7 +68,9 @@ expect_log(qr/VIP03001/);
 GET("/c/$U/kill");
 (undef, $h) = with_hits { GET("/c/$U/kill") };
 is($h, 0, 'before the kill: a hit');
+sub store_counter { GET('/cache-status')->content =~ /"$_[0]":(\d+)/ ? $1 : -1 }
 mc_stop(1);
+my ($rt0, $un0, $tb0) = (store_counter('memcached_round_trips'), store_counter('memcached_unreachable'), Time::HiRes::time());
 my ($worst, $errors, $bypass, $upstream) = (0, 0, 0, 0);
 for my $i (1 .. 10) {
     my $t0 = Time::HiRes::time();
@@ -83,6 +85,13 @@ is($errors, 0, 'memcached down: no error responses');
 is($bypass, 10, 'memcached down: Cache-Status says bypass, store-unavailable');
 is($upstream, 10, 'memcached down: the upstream answers');
 cmp_ok($worst, '<', 1.0, "memcached down: each request within 1 s (worst ${worst}s)");
+# Its only server refused: the breaker bypasses memcached for retry=1 s
+# in every child, so the 10 requests do not each connect again (they
+# did: closing the handle reset libmemcached's timeout state).
+my ($rt, $un) = (store_counter('memcached_round_trips') - $rt0, store_counter('memcached_unreachable') - $un0);
+my $periods = 1 + int(Time::HiRes::time() - $tb0);
+cmp_ok($un, '>=', 1, "memcached down: the refusal is counted ($un)");
+cmp_ok($rt, '<=', 2 * $periods, "memcached down: $rt connection attempts for 10 requests in $periods breaker period(s) (a call and its one retry per period)");
 my $kid = req_id();
 GET("/c/$U/kill", 'X-Req-Id' => $kid);
 is(notes($kid)->{cache}, 'error', 'memcached down: note vip.cache=error');
