@@ -354,6 +354,7 @@ static const char *make_rule(cmd_parms *cmd, const char *args,
     const char *zname = ap_getword_conf(cmd->temp_pool, &args);
     const char *w, *err;
     char *b;
+    int kind;
 
     *out = NULL;
     *off_zone = NULL;
@@ -421,6 +422,13 @@ static const char *make_rule(cmd_parms *cmd, const char *args,
         r->policy[VIP_LIMIT_KIND_CONC] =
             apr_psprintf(cmd->pool, "\"%s\";q=%u;qu=\"concurrent-requests\"",
                          r->id[VIP_LIMIT_KIND_CONC], r->concurrency);
+    }
+    for (kind = 0; kind < 4; kind++) {
+        if (r->id[kind]) {
+            r->item_head[kind] = apr_pstrcat(cmd->pool, "\"", r->id[kind],
+                                             "\";r=", NULL);
+            r->item_head_len[kind] = strlen(r->item_head[kind]);
+        }
     }
     *out = r;
     return NULL;

@@ -94,6 +94,8 @@ typedef struct {
      * formats what changes (remaining, reset) */
     const char *id[4];          /* "<name>.rate|quota|conc" */
     const char *policy[4];      /* its RateLimit-Policy item */
+    const char *item_head[4];   /* '"<id>";r=': its RateLimit item's start */
+    apr_size_t item_head_len[4];
 } vip_limit_rule;
 
 typedef struct {

@@ -38,17 +38,26 @@ APLOG_USE_MODULE(vip_limit);
 typedef struct {
     const char *id;             /* "<rule name>.rate|quota|conc" */
     const char *item;           /* its RateLimit-Policy item */
+    const vip_limit_rule *rule;
     int kind;
     apr_uint64_t q;             /* units per window */
     apr_uint32_t w;             /* window, s; 0 for concurrency */
     apr_uint64_t r;             /* remaining */
     apr_uint64_t t;             /* seconds until whole again */
     const char *key;            /* key text for the notes */
+    const char *r_text;         /* r, formatted for the header and notes */
 } policy;
+
+/* Most requests meet one or two rules: the arrays start inside the
+ * context (apr_array_push moves them to the pool when they grow). */
+#define CTX_INLINE 4
 
 typedef struct {
     apr_array_header_t *policies;
     apr_array_header_t *charged;    /* const char *: rule names */
+    apr_array_header_t policies_hdr, charged_hdr;
+    policy policies_inline[CTX_INLINE];
+    const char *charged_inline[CTX_INLINE];
     int dry_refused;
     int degraded;                   /* a decision on a node's share */
     int noted;                      /* the vip.limit* notes are set */
@@ -59,14 +68,29 @@ typedef struct {
     void *slot;
 } held_slot;
 
+static apr_array_header_t *inline_array(apr_array_header_t *a,
+                                        apr_pool_t *p, void *elts,
+                                        int elt_size)
+{
+    a->pool = p;
+    a->elt_size = elt_size;
+    a->nelts = 0;
+    a->nalloc = CTX_INLINE;
+    a->elts = elts;
+    return a;
+}
+
 static req_ctx *get_ctx(request_rec *r)
 {
     req_ctx *ctx = ap_get_module_config(r->request_config, &vip_limit_module);
 
     if (!ctx) {
-        ctx = apr_pcalloc(r->pool, sizeof(*ctx));
-        ctx->policies = apr_array_make(r->pool, 4, sizeof(policy));
-        ctx->charged = apr_array_make(r->pool, 4, sizeof(const char *));
+        ctx = apr_palloc(r->pool, sizeof(*ctx));
+        ctx->dry_refused = ctx->degraded = ctx->noted = 0;
+        ctx->policies = inline_array(&ctx->policies_hdr, r->pool,
+                                     ctx->policies_inline, sizeof(policy));
+        ctx->charged = inline_array(&ctx->charged_hdr, r->pool,
+                                    ctx->charged_inline, sizeof(const char *));
         ap_set_module_config(r->request_config, &vip_limit_module, ctx);
     }
     return ctx;
@@ -220,12 +244,25 @@ static const char *u64_text(apr_pool_t *pool, apr_uint64_t v)
     return apr_off_t_toa(pool, (apr_off_t)v);
 }
 
-/* One RateLimit item, '"id";r=R;t=T' (no t= for concurrency). */
+/* One RateLimit item, '"id";r=R;t=T' (no t= for concurrency): the
+ * start was made at start-up, the lengths are known. */
 static const char *current_item(apr_pool_t *pool, const policy *p)
 {
-    return apr_pstrcat(pool, "\"", p->id, "\";r=", u64_text(pool, p->r),
-                       p->kind == VIP_LIMIT_KIND_CONC ? NULL : ";t=",
-                       u64_text(pool, p->t), NULL);
+    struct iovec v[4];
+    int n = 2;
+
+    v[0].iov_base = (void *)p->rule->item_head[p->kind];
+    v[0].iov_len = p->rule->item_head_len[p->kind];
+    v[1].iov_base = (void *)p->r_text;
+    v[1].iov_len = strlen(p->r_text);
+    if (p->kind != VIP_LIMIT_KIND_CONC) {
+        v[2].iov_base = (void *)";t=";
+        v[2].iov_len = 3;
+        v[3].iov_base = (void *)u64_text(pool, p->t);
+        v[3].iov_len = strlen(v[3].iov_base);
+        n = 4;
+    }
+    return apr_pstrcatv(pool, v, n, NULL);
 }
 
 static void set_headers(request_rec *r, const req_ctx *ctx, int mode)
@@ -255,7 +292,7 @@ static void set_headers(request_rec *r, const req_ctx *ctx, int mode)
         apr_table_setn(r->err_headers_out, "RateLimit-Limit",
                        u64_text(r->pool, tight->q));
         apr_table_setn(r->err_headers_out, "RateLimit-Remaining",
-                       u64_text(r->pool, tight->r));
+                       tight->r_text);
         apr_table_setn(r->err_headers_out, "RateLimit-Reset",
                        u64_text(r->pool, tight->t));
     }
@@ -287,7 +324,7 @@ static void set_notes(request_rec *r, req_ctx *ctx, const policy *by,
     note(r->notes, VIP_NOTE_LIMIT, result);
     note(r->notes, VIP_NOTE_LIMIT_NAME, by->id);
     note(r->notes, VIP_NOTE_LIMIT_KEY, by->key);
-    note(r->notes, VIP_NOTE_LIMIT_REMAINING, u64_text(r->pool, by->r));
+    note(r->notes, VIP_NOTE_LIMIT_REMAINING, by->r_text);
 }
 
 static int refuse(request_rec *r, const policy *p, apr_uint64_t retry_ns)
@@ -426,8 +463,10 @@ static int decide(request_rec *r, req_ctx *ctx, const vip_limit_rule *rule,
     p->kind = kind;
     p->id = rule->id[kind];
     p->item = rule->policy[kind];
+    p->rule = rule;
     p->key = keytext;
     p->r = res.remaining;
+    p->r_text = u64_text(r->pool, p->r);
     p->t = ceil_s(res.reset_ns);
     if (kind == VIP_LIMIT_KIND_RATE) {
         p->q = rule->rate.count;
