@@ -20,13 +20,12 @@
  * waits POLL_TIMEOUT.  The breaker in vip_store_shared covers that case
  * across all children.
  *
- * With several servers a failure that never reached a server (refused,
- * in timeout, ejected) leaves the handle as it is: closing its
- * connections (memcached_quit) would lose that state, and every call
- * would connect to the dead server again.  With one server there is
- * nothing to eject to: libmemcached neither ejects it nor rests it beyond
- * the current second, and a failure to reach it opens the breaker like a
- * timeout does, so a probe after `retry` seconds really connects.
+ * With one server there is nothing to eject to, and ejecting the only
+ * server made every call connect again (a refused connect, its retry and
+ * libmemcached's error formatting on each call).  So with one server
+ * libmemcached neither ejects it nor rests it beyond the current second;
+ * a failure to reach it opens the breaker like a timeout does, and the
+ * breaker's probe after `retry` seconds really connects.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -219,17 +218,15 @@ static memcached_st *take(vip_store *st)
     return m;
 }
 
-/* Back to the pool; after a failure on a connection, without its
- * connections, so a half-read reply or a server that woke up late never
- * meets the next user of the handle.  A failure that reached no server
- * (APR_ECONNREFUSED from result) keeps the handle's timeout and ejection
- * state. */
+/* Back to the pool; after a failure without its connections, so a
+ * half-read reply or a server that woke up late never meets the next
+ * user of the handle. */
 static void give(vip_store *st, memcached_st *m, apr_status_t rv)
 {
     int answered = rv == APR_SUCCESS || rv == APR_NOTFOUND
                    || rv == APR_EEXIST;
 
-    if (!answered && rv != APR_ECONNREFUSED) {
+    if (!answered) {
         memcached_quit(m);
     }
     if (st->shared) {
