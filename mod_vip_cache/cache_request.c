@@ -534,6 +534,9 @@ int vip_cache_handler(request_rec *r)
     }
     n = nfirst;
     if (rv == APR_SUCCESS) {
+        q->lookup_keys = keys;
+        q->lookup_vals = vals;
+        q->lookup_n = nfirst;
         q->scope_gen_known = vip_gen_parse(&vals[1], &q->scope_gen);
         q->url_gen_known = vip_gen_parse(&vals[2], &q->url_gen);
         v = vals[0];
@@ -816,6 +819,7 @@ static apr_status_t stamp_generations(request_rec *r, vip_store *st,
     const char **keys = apr_palloc(r->pool, sizeof(char *) * (size_t)(nt + 1));
     apr_uint64_t *gens = apr_palloc(r->pool, sizeof(apr_uint64_t)
                                     * (size_t)(nt + 1));
+    int *at = apr_palloc(r->pool, sizeof(int) * (size_t)(nt + 1));
     apr_size_t hl;
     char *head;
     apr_status_t rv;
@@ -823,26 +827,34 @@ static apr_status_t stamp_generations(request_rec *r, vip_store *st,
     if (!q->scope_gen_known) {
         keys[n++] = q->gen_key;
     }
-    /* The scope's and the URL's generations as the lookup read them: a
-     * purge while the upstream answered leaves this entry stale at once
-     * (a tag purge in that window is not seen: the tags come with the
-     * response). */
+    /* The generations as the lookup read them, before the upstream was
+     * asked: a purge while it answered leaves this entry stale at once.
+     * That covers the scope, the URL and the tags the lookup knew from
+     * this process's hint; a tag first seen in this answer is read now. */
     for (i = 0; i < nt; i++) {
-        const char *name = APR_ARRAY_IDX(s->e.tags, i, vip_entry_tag).name;
-        if (q->url_gen_known && strcmp(name, q->url_tag) == 0) {
+        vip_entry_tag *t = &APR_ARRAY_IDX(s->e.tags, i, vip_entry_tag);
+        const char *gk;
+        at[i] = -1;
+        if (q->url_gen_known && strcmp(t->name, q->url_tag) == 0) {
+            t->gen = q->url_gen;
             continue;
         }
-        keys[n++] = vip_gen_key(r->pool, q->scope, name);
+        gk = vip_gen_key(r->pool, q->scope, t->name);
+        if (gen_of(q->lookup_keys, q->lookup_vals, q->lookup_n, gk,
+                   &t->gen) == 1) {
+            continue;
+        }
+        at[i] = n;
+        keys[n++] = gk;
     }
     if (n && (rv = vip_gen_current(st, r->pool, keys, n, gens)) != APR_SUCCESS) {
         return rv;
     }
-    n = 0;
-    s->e.tenant_gen = q->scope_gen_known ? q->scope_gen : gens[n++];
+    s->e.tenant_gen = q->scope_gen_known ? q->scope_gen : gens[0];
     for (i = 0; i < nt; i++) {
-        vip_entry_tag *t = &APR_ARRAY_IDX(s->e.tags, i, vip_entry_tag);
-        t->gen = q->url_gen_known && strcmp(t->name, q->url_tag) == 0
-                 ? q->url_gen : gens[n++];
+        if (at[i] >= 0) {
+            APR_ARRAY_IDX(s->e.tags, i, vip_entry_tag).gen = gens[at[i]];
+        }
     }
     head = vip_entry_encode_head(r->pool, &s->e, &hl);
     if (hl != s->head_len) {

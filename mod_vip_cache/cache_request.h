@@ -46,6 +46,11 @@ typedef struct {
     void *lock;                   /* the collapse lock this request holds */
     apr_hash_t *prefetch;         /* key -> vip_store_value, fetched with
                                    * the page for its ESI fragments */
+    /* the lookup's multi-get (entry and generations), kept for the store:
+     * the tag generations it read predate the upstream's answer */
+    const char *const *lookup_keys;
+    const vip_store_value *lookup_vals;
+    int lookup_n;
 } cache_req;
 
 /* Counters for the status handler: in shared memory, updated with

@@ -1,6 +1,8 @@
 # A URL purge that lands while the upstream is answering is not undone
 # by that answer: the page is stored under the generation read before the
-# purge, so the next request misses.
+# purge, so the next request misses.  So is a tag purge, for a tag this
+# httpd has seen on the page before (the lookup reads that tag's
+# generation with the entry).
 # Requests that wait for another request's fetch (collapsing) respect
 # purges like the lookup does: after a tag purge, the purged page - still
 # in memcached under its key, only its generation moved - is never handed
@@ -15,9 +17,10 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET POST);
 use JSON ();
 use LWP::UserAgent ();
+use POSIX ();
 use Vip::Test;
 
-plan tests => 7, need_vip_cache(), need_vip_route();
+plan tests => 7 + 3, need_vip_cache(), need_vip_route();
 
 Apache::TestRequest::module('vip_cache');
 Apache::TestRequest::user_agent(keep_alive => 1, reset => 1);
@@ -61,3 +64,26 @@ is(POST("/purge?url=/c/$U/slow%3F_sleep%3D800")->code, 200, 'a URL purge while t
 waitpid($pid, 0);
 select undef, undef, undef, 0.2;      # its store is done
 unlike(cs(GET($slow)), qr/^vip; hit/, 'the answer fetched before the purge is not a hit after it');
+
+# ---- a tag purge during the fetch ---------------------------------------------------
+# The tag hint is per httpd process: one keep-alive connection (one
+# process) learns the page's tag, and the fetch is made on it.
+my $tagged = "/c/$U/slowtag?_sleep=800&_hdr=Surrogate-Key:slow-$U&_hdr=Cache-Control:max-age%3D300";
+my $turl = Apache::TestRequest::module2url('vip_cache', { path => $tagged });
+my $ka = LWP::UserAgent->new(keep_alive => 1, timeout => 10);
+$ka->get($turl);                      # stored; this process learns the tag
+for (1 .. 20) {
+    last if cs($ka->get($turl)) =~ /^vip; hit/;
+    select undef, undef, undef, 0.05;
+}
+is(POST("/purge?tag=slow-$U")->code, 200, 'the tagged page is purged: the next request fetches it');
+$pid = fork // die $!;
+if (!$pid) {
+    $ka->get($turl);
+    POSIX::_exit(0);
+}
+select undef, undef, undef, 0.3;      # that fetch is under way
+is(POST("/purge?tag=slow-$U")->code, 200, 'a tag purge while the upstream answers');
+waitpid($pid, 0);
+select undef, undef, undef, 0.2;      # its store is done
+unlike(cs(GET($tagged)), qr/^vip; hit/, 'the answer fetched before the tag purge is not a hit after it');
