@@ -259,8 +259,7 @@ static void open_breaker(vip_store *st)
 }
 
 /* Map a libmemcached result; timeouts open the breaker, and so does a
- * server that could not be reached when it is the only one.
- * APR_ECONNREFUSED (no connection was made) stays inside this file. */
+ * server that could not be reached when it is the only one. */
 static apr_status_t result(vip_store *st, memcached_st *m,
                            memcached_return_t rc)
 {
@@ -295,8 +294,7 @@ static apr_status_t result(vip_store *st, memcached_st *m,
                 open_breaker(st);
             }
         }
-        last_error = memcached_strerror(m, rc);
-        return APR_ECONNREFUSED;
+        /* fall through */
     default:
         last_error = memcached_strerror(m, rc);
         return APR_EGENERAL;
@@ -413,8 +411,11 @@ apr_status_t vip_store_mget(vip_store *st, apr_pool_t *p,
         rc = mget_once(m, p, keys, lens, n, vals);
     }
     rv = result(st, m, rc);
+    if (rv != APR_SUCCESS) {
+        rv = APR_EGENERAL;
+    }
     give(st, m, rv);
-    return rv == APR_SUCCESS ? rv : APR_EGENERAL;
+    return rv;
 }
 
 /* The single-key commands, for one retry path. */
@@ -473,7 +474,7 @@ static apr_status_t simple(vip_store *st, const store_cmd *c, uint64_t *v)
     }
     rv = result(st, m, command(st, m, c, v));
     give(st, m, rv);
-    return rv == APR_ECONNREFUSED ? APR_EGENERAL : rv;
+    return rv;
 }
 
 apr_status_t vip_store_set(vip_store *st, apr_pool_t *p, const char *key,
@@ -524,7 +525,7 @@ static apr_status_t incr_common(vip_store *st, const char *key,
     if (rv == APR_SUCCESS && out) {
         *out = v;
     }
-    return rv == APR_SUCCESS ? rv : APR_EGENERAL;
+    return rv == APR_NOTFOUND || rv == APR_EEXIST ? APR_EGENERAL : rv;
 }
 
 apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
