@@ -14,7 +14,6 @@ use File::Temp ();
 use Vip::Test;
 
 my $t_dir   = t_dir();
-my $libexec = vip_var('libexecdir');
 my $so      = catfile($t_dir, '..', 'mod_vip_cache', 'mod_vip_cache.so');
 my $tmp = File::Temp::tempdir('vip-cache-conftest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $SERVERS = "VipCacheServers 127.0.0.1:11211\n";
@@ -38,11 +37,7 @@ plan tests => 2 * @CASES + 2, need_vip_cache();
 my $n = 0;
 sub write_conf {
     my ($body, $with_servers) = @_;
-    my $load = qq{<IfModule !mpm_event_module>\n<IfModule !mpm_prefork_module>\n}
-             . qq{<IfModule !mpm_worker_module>\n}
-             . qq{LoadModule mpm_event_module "$libexec/mod_mpm_event.so"\n}
-             . qq{</IfModule>\n</IfModule>\n</IfModule>\n}
-             . qq{<IfModule !authz_core_module>\nLoadModule authz_core_module "$libexec/mod_authz_core.so"\n</IfModule>\n};
+    my $load = conftest_load('authz_core');
     my $servers = $with_servers ? $SERVERS : '';
     return conftest_write($tmp, ++$n, "$load\nLoadModule vip_cache_module \"$so\"\n$servers$body\n");
 }

@@ -13,7 +13,6 @@ use File::Temp ();
 use Vip::Test;
 
 my $t_dir   = t_dir();
-my $libexec = vip_var('libexecdir');
 my $so      = catfile($t_dir, '..', 'mod_vip_limit', 'mod_vip_limit.so');
 my $tmp = File::Temp::tempdir('vip-limit-cluster-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $dead = vip_var('dead_port');
@@ -49,11 +48,7 @@ plan tests => 2 * (@CASES + @GLOBAL) + 5, need_vip_limit();
 my $n = 0;
 sub write_conf {
     my ($body) = @_;
-    my $load = qq{<IfModule !mpm_event_module>\n<IfModule !mpm_prefork_module>\n}
-             . qq{<IfModule !mpm_worker_module>\n}
-             . qq{LoadModule mpm_event_module "$libexec/mod_mpm_event.so"\n}
-             . qq{</IfModule>\n</IfModule>\n</IfModule>\n}
-             . qq{<IfModule !authz_core_module>\nLoadModule authz_core_module "$libexec/mod_authz_core.so"\n</IfModule>\n};
+    my $load = conftest_load('authz_core');
     return conftest_write($tmp, ++$n, "$load\nLoadModule vip_limit_module \"$so\"\n$body\n");
 }
 

@@ -16,7 +16,6 @@ use Vip::Test;
 
 my $t_dir   = t_dir();
 my $httpd   = Apache::Test::vars('httpd');
-my $libexec = vip_var('libexecdir');
 my $so      = catfile($t_dir, '..', 'mod_vip_route', 'mod_vip_route.so');
 my $tmp = File::Temp::tempdir('vip-route-conftest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
@@ -173,14 +172,8 @@ my @OUTPUTS;
 sub write_conf {
     my ($body, $without) = @_;
     my %skip = map { $_ => 1 } @{ $without || [] };
-    my $load = qq{<IfModule !mpm_event_module>\n<IfModule !mpm_prefork_module>\n}
-             . qq{<IfModule !mpm_worker_module>\n}
-             . qq{LoadModule mpm_event_module "$libexec/mod_mpm_event.so"\n}
-             . qq{</IfModule>\n</IfModule>\n</IfModule>\n};
-    for my $m (qw(authz_core proxy proxy_http slotmem_shm proxy_balancer lbmethod_byrequests)) {
-        next if $skip{$m};
-        $load .= qq{<IfModule !${m}_module>\nLoadModule ${m}_module "$libexec/mod_$m.so"\n</IfModule>\n};
-    }
+    my $load = conftest_load(grep { !$skip{$_} }
+        qw(authz_core proxy proxy_http slotmem_shm proxy_balancer lbmethod_byrequests));
     return conftest_write($tmp, ++$n, <<"EOF");
 $load
 LoadModule vip_route_module "$so"

@@ -44,7 +44,7 @@ our @EXPORT = qw(
     mc_get mc_set mc_delete mc_flush mc_cmd mc_stats mc_stop mc_start
     concurrent_gets
     expect_log notes_for route_notes_for log_fields_for error_log_size error_log_since
-    conftest_write conftest_run
+    conftest_write conftest_run conftest_load
     raw_http req_id t_dir vip_var need_vip_auth need_vip_route
     need_vip_cache need_vip_limit
     $PLATFORM_ISS $GLOBEX_ISS $AUDIENCE
@@ -604,6 +604,21 @@ sub route_notes_for {
 }
 
 # ---- httpd -t of standalone configs ---------------------------------------
+
+# LoadModule lines for a standalone `httpd -t` config: the event MPM unless
+# an MPM is loaded, then each of @modules (e.g. 'authz_core') unless the
+# httpd has it built in.
+sub conftest_load {
+    my @modules = @_;
+    my $libexec = vip_var('libexecdir');
+    my $load = qq{<IfModule !mpm_event_module>\n<IfModule !mpm_prefork_module>\n}
+             . qq{<IfModule !mpm_worker_module>\n}
+             . qq{LoadModule mpm_event_module "$libexec/mod_mpm_event.so"\n}
+             . qq{</IfModule>\n</IfModule>\n</IfModule>\n};
+    $load .= qq{<IfModule !${_}_module>\nLoadModule ${_}_module "$libexec/mod_$_.so"\n</IfModule>\n}
+        for @modules;
+    return $load;
+}
 
 # Write config number $i into $dir: the server lines every `httpd -t` test
 # needs, then $body; returns the file's path.
