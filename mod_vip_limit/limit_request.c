@@ -36,17 +36,27 @@ APLOG_USE_MODULE(vip_limit);
 
 /* One decision, as the header fields and notes show it. */
 typedef struct {
-    const char *id;             /* "<rule name>.rate|quota|conc" */
-    const char *item;           /* its RateLimit-Policy item */
-    const vip_limit_rule *rule;
+    const vip_limit_rule *rule; /* its id, RateLimit-Policy item and limit
+                                   by kind */
     int kind;
-    apr_uint64_t q;             /* units per window */
-    apr_uint32_t w;             /* window, s; 0 for concurrency */
     apr_uint64_t r;             /* remaining */
     apr_uint64_t t;             /* seconds until whole again */
     const char *key;            /* key text for the notes */
     const char *r_text;         /* r, formatted for the header and notes */
 } policy;
+
+static const char *policy_id(const policy *p)
+{
+    return p->rule->id[p->kind];
+}
+
+/* Units per window (or slots): the RateLimit-Limit of the legacy fields. */
+static apr_uint64_t policy_limit(const policy *p)
+{
+    return p->kind == VIP_LIMIT_KIND_RATE ? p->rule->rate.count
+           : p->kind == VIP_LIMIT_KIND_QUOTA ? p->rule->quota.limit
+           : p->rule->concurrency;
+}
 
 /* Most requests meet one or two rules: the arrays start inside the
  * context (apr_array_push moves them to the pool when they grow). */
@@ -278,8 +288,8 @@ static void set_headers(request_rec *r, const req_ctx *ctx, int mode)
     for (i = 0; i < ctx->policies->nelts; i++) {
         const char *now = current_item(r->pool, &p[i]);
         /* the policy items were made at start-up */
-        pol = pol ? apr_pstrcat(r->pool, pol, ", ", p[i].item, NULL)
-                  : p[i].item;
+        const char *item = p[i].rule->policy[p[i].kind];
+        pol = pol ? apr_pstrcat(r->pool, pol, ", ", item, NULL) : item;
         cur = cur ? apr_pstrcat(r->pool, cur, ", ", now, NULL) : now;
         if (!tight || p[i].r < tight->r
             || (p[i].r == tight->r && p[i].t > tight->t)) {
@@ -290,7 +300,7 @@ static void set_headers(request_rec *r, const req_ctx *ctx, int mode)
     apr_table_setn(r->err_headers_out, "RateLimit", cur);
     if (mode == VIP_LIMIT_HDR_LEGACY) {
         apr_table_setn(r->err_headers_out, "RateLimit-Limit",
-                       u64_text(r->pool, tight->q));
+                       u64_text(r->pool, policy_limit(tight)));
         apr_table_setn(r->err_headers_out, "RateLimit-Remaining",
                        tight->r_text);
         apr_table_setn(r->err_headers_out, "RateLimit-Reset",
@@ -322,7 +332,7 @@ static void set_notes(request_rec *r, req_ctx *ctx, const policy *by,
     note = ctx->noted ? apr_table_setn : apr_table_addn;
     ctx->noted = 1;
     note(r->notes, VIP_NOTE_LIMIT, result);
-    note(r->notes, VIP_NOTE_LIMIT_NAME, by->id);
+    note(r->notes, VIP_NOTE_LIMIT_NAME, policy_id(by));
     note(r->notes, VIP_NOTE_LIMIT_KEY, by->key);
     note(r->notes, VIP_NOTE_LIMIT_REMAINING, by->r_text);
 }
@@ -341,12 +351,12 @@ static int refuse(request_rec *r, const policy *p, apr_uint64_t retry_ns)
                    apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, retry));
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, VIPLOGNO(04011)
                   "request refused by limit %s (key %s), retry after %"
-                  APR_UINT64_T_FMT " s", p->id, p->key, retry);
+                  APR_UINT64_T_FMT " s", policy_id(p), p->key, retry);
     return vip_problem(r, HTTP_TOO_MANY_REQUESTS, slugs[p->kind],
                        "Too many requests",
                        apr_psprintf(r->pool, "Limit %s is exhausted; retry "
-                                    "after %" APR_UINT64_T_FMT " s.", p->id,
-                                    retry));
+                                    "after %" APR_UINT64_T_FMT " s.",
+                                    policy_id(p), retry));
 }
 
 static int table_full(request_rec *r, const vip_limit_zone *z,
@@ -461,26 +471,11 @@ static int decide(request_rec *r, req_ctx *ctx, const vip_limit_rule *rule,
     }
     p = apr_array_push(ctx->policies);
     p->kind = kind;
-    p->id = rule->id[kind];
-    p->item = rule->policy[kind];
     p->rule = rule;
     p->key = keytext;
     p->r = res.remaining;
     p->r_text = u64_text(r->pool, p->r);
-    p->t = ceil_s(res.reset_ns);
-    if (kind == VIP_LIMIT_KIND_RATE) {
-        p->q = rule->rate.count;
-        p->w = rule->rate.period_s;
-    }
-    else if (kind == VIP_LIMIT_KIND_QUOTA) {
-        p->q = rule->quota.limit;
-        p->w = rule->quota.window_s;
-    }
-    else {
-        p->q = rule->concurrency;
-        p->w = 0;
-        p->t = 0;
-    }
+    p->t = kind == VIP_LIMIT_KIND_CONC ? 0 : ceil_s(res.reset_ns);
     if (res.allowed) {
         return OK;
     }
@@ -488,7 +483,7 @@ static int decide(request_rec *r, req_ctx *ctx, const vip_limit_rule *rule,
         ctx->dry_refused = 1;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VIPLOGNO(04012)
                       "dry run: limit %s would have refused the request "
-                      "(key %s)", p->id, p->key);
+                      "(key %s)", policy_id(p), p->key);
         set_notes(r, ctx, p, "dry_run");
         return OK;
     }
