@@ -101,38 +101,43 @@ static apr_uint32_t node_count(const vip_limit_czone *cz)
     return n ? n : 1;
 }
 
+/* The counter of the nodes of heartbeat period `period`. */
+static const char *hb_key(char *buf, apr_size_t len, apr_uint64_t period)
+{
+    apr_snprintf(buf, len, "vip:1:hb:%" APR_UINT64_T_HEX_FMT, period);
+    return buf;
+}
+
 /* nodes=auto: once per heartbeat period per node (not per child), the
  * first decision counts the node in that period's counter in memcached
  * (`incr`) and reads the previous period's, now complete (`incr` by 0):
  * two round trips a period, none on other requests.  A node counts
  * itself only while it decides something, so the count is of the nodes
  * taking traffic that needs the cluster. */
-static void heartbeat(vip_limit_czone *cz)
+static void heartbeat(vip_limit_czone *cz, apr_uint64_t wall)
 {
     apr_uint64_t period, last, now_count = 0, prev_count = 0;
+    apr_uint32_t ttl = 3 * cz->cl->heartbeat_s + 10;
     char key[48];
 
     if (cz->cl->nodes || !store) {
         return;
     }
-    period = wall_ns() / ((apr_uint64_t)cz->cl->heartbeat_s * VIP_NS_PER_SEC);
+    period = wall / ((apr_uint64_t)cz->cl->heartbeat_s * VIP_NS_PER_SEC);
     last = apr_atomic_read64(&shared->hb_period);
     if (last == period
         || apr_atomic_cas64(&shared->hb_period, period, last) != last) {
         return;
     }
-    apr_snprintf(key, sizeof(key), "vip:1:hb:%" APR_UINT64_T_HEX_FMT, period);
     apr_atomic_add64(&shared->calls, 2);
-    if (vip_store_incr_by(store, NULL, key, 1, 3 * cz->cl->heartbeat_s + 10,
-                          &now_count) != APR_SUCCESS) {
+    if (vip_store_incr_by(store, NULL, hb_key(key, sizeof(key), period), 1,
+                          ttl, &now_count) != APR_SUCCESS) {
         /* not counted this period: the next decision tries again */
         apr_atomic_cas64(&shared->hb_period, last, period);
         return;
     }
-    apr_snprintf(key, sizeof(key), "vip:1:hb:%" APR_UINT64_T_HEX_FMT,
-                 period - 1);
-    if (vip_store_incr_by(store, NULL, key, 0, 3 * cz->cl->heartbeat_s + 10,
-                          &prev_count) != APR_SUCCESS) {
+    if (vip_store_incr_by(store, NULL, hb_key(key, sizeof(key), period - 1),
+                          0, ttl, &prev_count) != APR_SUCCESS) {
         prev_count = 0;
     }
     /* the previous period is complete; in the first one, what we have */
@@ -236,7 +241,7 @@ static int windowed(vip_limit_czone *cz, const vip_limit_key *k,
     apr_uint64_t wall = wall_ns(), value;
     char kind = g ? 'r' : 'q';
 
-    heartbeat(cz);
+    heartbeat(cz, wall);
     if (g) {
         vip_lease_plan_rate(&lp, g, cz->cl->batch, node_count(cz));
     }
@@ -306,13 +311,13 @@ static int cluster_acquire(void *ctx, const vip_limit_key *k,
     apr_uint64_t epoch_ns = (apr_uint64_t)cz->cl->lease_s * VIP_NS_PER_SEC;
     apr_uint32_t ttl = 2 * cz->cl->lease_s + VIP_LEASE_TTL_MARGIN_S;
     apr_uint32_t kk = cz->cl->batch, nodes;
-    apr_uint64_t value, granted = 0, next;
+    apr_uint64_t wall = wall_ns(), value, granted = 0, next;
     vip_lease_view v;
     vip_limit_entry *e;
     int exh;
 
     *slot = NULL;
-    heartbeat(cz);
+    heartbeat(cz, wall);
     nodes = node_count(cz);
     if (kk > limit / (2 * nodes)) {
         kk = limit / (2 * nodes);
@@ -325,7 +330,7 @@ static int cluster_acquire(void *ctx, const vip_limit_key *k,
     if (!e) {
         return VIP_LIMIT_NOSLOT;
     }
-    if (vip_lease_conc_take(e, wall_ns() / epoch_ns, kk, &v)
+    if (vip_lease_conc_take(e, wall / epoch_ns, kk, &v)
         == VIP_LEASE_TAKEN) {
         apr_atomic_inc64(&shared->cluster);
         res->allowed = 1;
