@@ -279,8 +279,7 @@ static apr_status_t result(vip_store *st, memcached_st *m,
             apr_atomic_inc32(&st->shared->timeouts);
             open_breaker(st);
         }
-        last_error = memcached_strerror(m, rc);
-        return APR_EGENERAL;
+        break;
     case MEMCACHED_CONNECTION_FAILURE:
     case MEMCACHED_SERVER_MARKED_DEAD:
     case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
@@ -294,11 +293,12 @@ static apr_status_t result(vip_store *st, memcached_st *m,
                 open_breaker(st);
             }
         }
-        /* fall through */
+        break;
     default:
-        last_error = memcached_strerror(m, rc);
-        return APR_EGENERAL;
+        break;
     }
+    last_error = memcached_strerror(m, rc);
+    return APR_EGENERAL;
 }
 
 static apr_status_t value_cleanup(void *data)
