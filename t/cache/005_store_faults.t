@@ -68,9 +68,8 @@ expect_log(qr/VIP03001/);
 GET("/c/$U/kill");
 (undef, $h) = with_hits { GET("/c/$U/kill") };
 is($h, 0, 'before the kill: a hit');
-sub store_counter { GET('/cache-status')->content =~ /"$_[0]":(\d+)/ ? $1 : -1 }
 mc_stop(1);
-my ($rt0, $un0, $tb0) = (store_counter('memcached_round_trips'), store_counter('memcached_unreachable'), Time::HiRes::time());
+my ($rt0, $un0, $tb0) = (cache_counter('memcached_round_trips'), cache_counter('memcached_unreachable'), Time::HiRes::time());
 my ($worst, $errors, $bypass, $upstream) = (0, 0, 0, 0);
 for my $i (1 .. 10) {
     my $t0 = Time::HiRes::time();
@@ -88,7 +87,7 @@ cmp_ok($worst, '<', 1.0, "memcached down: each request within 1 s (worst ${worst
 # Its only server refused: the breaker bypasses memcached for retry=1 s
 # in every child, so the 10 requests do not each connect again (they
 # did: libmemcached ejected the only server, and each call tried it).
-my ($rt, $un) = (store_counter('memcached_round_trips') - $rt0, store_counter('memcached_unreachable') - $un0);
+my ($rt, $un) = (cache_counter('memcached_round_trips') - $rt0, cache_counter('memcached_unreachable') - $un0);
 my $periods = 1 + int(Time::HiRes::time() - $tb0);
 cmp_ok($un, '>=', 1, "memcached down: the refusal is counted ($un)");
 cmp_ok($rt, '<=', 2 * $periods, "memcached down: $rt connection attempts for 10 requests in $periods breaker period(s) (a call and its one retry per period)");

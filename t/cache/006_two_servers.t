@@ -46,7 +46,6 @@ for my $i (1 .. 40) {
 is($hits, 40, 'all 40 found again');
 
 # ---- instance 2 killed -----------------------------------------------------
-sub counter { GET('/cache-status')->content =~ /"$_[0]":(\d+)/ ? $1 : -1 }
 # requests for $secs s over 5 pages: (requests, errors, worst s, pages hit)
 sub drive {
     my ($secs) = @_;
@@ -69,9 +68,9 @@ cmp_ok($worst, '<', 0.5, "one of two servers killed: no request waits (worst ${w
 # By now every pooled handle in use has met the refusals (retry=1) and
 # ejected the server (2 failures): a call still failing is one handle's
 # single retry per dead_retry (2 s), not one per request.
-my $un0 = counter('memcached_unreachable');
+my $un0 = cache_counter('memcached_unreachable');
 my ($n2, $errors2, $worst2, $pages) = drive(2);
-my $un = counter('memcached_unreachable') - $un0;
+my $un = cache_counter('memcached_unreachable') - $un0;
 cmp_ok($pages, '>=', 4, "caching goes on with the other server: $pages of 5 pages hit");
 cmp_ok($un, '<', $n2 / 10, "after the ejection: $un calls reached no server in $n2 requests");
 mc_start(2);

@@ -52,17 +52,27 @@ ok(keys(%bodies) <= 2, 'they share the fetch made after the purge (at most one m
     or diag join "\n", @res;
 
 # ---- a URL purge during the fetch ---------------------------------------------------
-my $slow = "/c/$U/slow?_sleep=800";
-my $pid = fork // die $!;
-if (!$pid) {
-    LWP::UserAgent->new(timeout => 10)
-        ->get(Apache::TestRequest::module2url('vip_cache', { path => $slow }));
-    exit 0;
+# $ua fetches $url in a child while $purge (a purge query) is sent; the
+# child's answer is stored by the time this returns the purge's status.
+sub purge_during_fetch {
+    my ($ua, $url, $purge) = @_;
+    my $pid = fork // die $!;
+    if (!$pid) {
+        $ua->get($url);
+        POSIX::_exit(0);
+    }
+    select undef, undef, undef, 0.3;  # the fetch is under way
+    my $code = POST("/purge?$purge")->code;
+    waitpid($pid, 0);
+    select undef, undef, undef, 0.2;  # its store is done
+    return $code;
 }
-select undef, undef, undef, 0.3;      # the fetch is under way
-is(POST("/purge?url=/c/$U/slow%3F_sleep%3D800")->code, 200, 'a URL purge while the upstream answers');
-waitpid($pid, 0);
-select undef, undef, undef, 0.2;      # its store is done
+
+my $slow = "/c/$U/slow?_sleep=800";
+is(purge_during_fetch(LWP::UserAgent->new(timeout => 10),
+                      Apache::TestRequest::module2url('vip_cache', { path => $slow }),
+                      "url=/c/$U/slow%3F_sleep%3D800"),
+   200, 'a URL purge while the upstream answers');
 unlike(cs(GET($slow)), qr/^vip; hit/, 'the answer fetched before the purge is not a hit after it');
 
 # ---- a tag purge during the fetch ---------------------------------------------------
@@ -77,13 +87,5 @@ for (1 .. 20) {
     select undef, undef, undef, 0.05;
 }
 is(POST("/purge?tag=slow-$U")->code, 200, 'the tagged page is purged: the next request fetches it');
-$pid = fork // die $!;
-if (!$pid) {
-    $ka->get($turl);
-    POSIX::_exit(0);
-}
-select undef, undef, undef, 0.3;      # that fetch is under way
-is(POST("/purge?tag=slow-$U")->code, 200, 'a tag purge while the upstream answers');
-waitpid($pid, 0);
-select undef, undef, undef, 0.2;      # its store is done
+is(purge_during_fetch($ka, $turl, "tag=slow-$U"), 200, 'a tag purge while the upstream answers');
 unlike(cs(GET($tagged)), qr/^vip; hit/, 'the answer fetched before the tag purge is not a hit after it');

@@ -44,7 +44,7 @@ our @EXPORT = qw(
     mc_get mc_set mc_delete mc_flush mc_cmd mc_stats mc_stop mc_start
     concurrent_gets
     expect_log notes_for route_notes_for log_fields_for error_log_size error_log_since
-    conftest_write conftest_run conftest_load
+    conftest_write conftest_run conftest_load cache_counter
     raw_http req_id t_dir vip_var need_vip_auth need_vip_route
     need_vip_cache need_vip_limit
     $PLATFORM_ISS $GLOBEX_ISS $AUDIENCE
@@ -601,6 +601,13 @@ my @ROUTE_NOTE_FIELDS = qw(reqid status route service route_result request_id
                            tenant method uri pid);
 sub route_notes_for {
     log_fields_for('vip_route_notes.log', \@ROUTE_NOTE_FIELDS, @_[0, 1], 1);
+}
+
+# A counter of the current module's `SetHandler vip-cache-status` at
+# /cache-status (-1 when it has none by that name).
+sub cache_counter {
+    my ($name) = @_;
+    return Apache::TestRequest::GET('/cache-status')->content =~ /"\Q$name\E":(\d+)/ ? $1 : -1;
 }
 
 # ---- httpd -t of standalone configs ---------------------------------------
