@@ -27,6 +27,8 @@ BENCH_FOREIGN_MAX=${BENCH_FOREIGN_MAX:-3}
 BENCH_RETRIES=${BENCH_RETRIES:-3}
 RETRIES=0
 BENCH_NO_BUILD=${BENCH_NO_BUILD:-0}
+BENCH_PAIRS=${BENCH_PAIRS:-60}
+BENCH_PAIR_SECONDS=${BENCH_PAIR_SECONDS:-1}
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NPORT=""     # the nginx upstream with stub_status, when the suite runs one
@@ -38,7 +40,8 @@ die()  { printf '%s\n' "bench: error: $*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
 for v in BENCH_SECONDS BENCH_RUNS BENCH_WARMUP BENCH_CONNS BENCH_TOKENS \
-         BENCH_SERVER_CPU BENCH_CLIENT_CPU BENCH_PERF_SECONDS BENCH_QUIET_PCT BENCH_QUIET_WAIT BENCH_FOREIGN_MAX BENCH_RETRIES; do
+         BENCH_SERVER_CPU BENCH_CLIENT_CPU BENCH_PERF_SECONDS BENCH_QUIET_PCT BENCH_QUIET_WAIT BENCH_FOREIGN_MAX BENCH_RETRIES \
+         BENCH_PAIRS BENCH_PAIR_SECONDS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
 (( BENCH_SECONDS >= 1 && BENCH_RUNS >= 1 && BENCH_CONNS >= 1 \
@@ -515,6 +518,68 @@ measure_rows() {
 }
 declare -A R_REQS_SUM
 
+# Paired comparison, for differences of a few per cent: medians of three
+# 10-s runs do not resolve them on this VM (rows that differ only by an
+# empty <Location> came out 0.94-1.05x of each other in one run).  Each of
+# BENCH_PAIRS rounds runs the base row and the compared rows back to back
+# for BENCH_PAIR_SECONDS each, in an order rotated every round, and takes
+# each row's ratio to the base within the round: the VM's drift over
+# seconds and minutes is then common to both sides of a ratio.  The rows
+# must have been registered by measure_rows (their warm-up is done).
+declare -A P_RATIOS P_NON2XX
+PAIR_BASE="" PAIR_IDS=()
+measure_pairs() {       # base-id id...
+    local base=$1 all=("$@") n=$# r j id out line ratio
+    local -A got
+    local -a wargs
+    shift
+    PAIR_BASE=$base PAIR_IDS=()
+    for id in "${all[@]}"; do
+        [ -n "${A_URL[$id]:-}" ] || return 0     # a row not run (BENCH_ROWS)
+    done
+    PAIR_IDS=("$@")
+    for id in "${all[@]}"; do P_RATIOS[$id]="" P_NON2XX[$id]=0; done
+    say "paired: ${BENCH_PAIRS} rounds of ${BENCH_PAIR_SECONDS} s runs of $base and $*"
+    for r in $(seq 1 "$BENCH_PAIRS"); do
+        quiet_wait
+        for j in $(seq 0 $(( n - 1 ))); do
+            id=${all[$(( (j + r) % n ))]}
+            out=$T/wrk/pair-$id.txt
+            local START=0
+            eval "wargs=(${A_ARGS[$id]})"
+            wrk_run "$out" "$BENCH_PAIR_SECONDS" "${A_URL[$id]}" "${wargs[@]}"
+            got[$id]=$(awk '/^Requests\/sec/ { print $2 }' "$out")
+            P_NON2XX[$id]=$(( ${P_NON2XX[$id]} + $(awk '/Non-2xx or 3xx responses/ { print $NF }' "$out" | grep . || echo 0) ))
+        done
+        line=""
+        for id in "$@"; do
+            ratio=$(awk -v a="${got[$id]}" -v b="${got[$base]}" 'BEGIN { printf "%.4f", (b > 0 ? a / b : 0) }')
+            P_RATIOS[$id]+="$ratio " line+=" $id $ratio"
+        done
+        say "  round $r: $base ${got[$base]} req/s;$line"
+    done
+}
+# ratios on stdin -> "median q1 q3 mean standard-error count"
+pair_stats() {
+    tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1; s += $1; ss += $1 * $1 } END {
+        if (NR == 0) { print "- - - - - 0"; exit }
+        m = s / NR; v = NR > 1 ? (ss - NR * m * m) / (NR - 1) : 0; if (v < 0) v = 0
+        med = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+        printf "%.3f %.3f %.3f %.3f %.3f %d\n", med, a[int((NR - 1) / 4) + 1], a[int(3 * (NR - 1) / 4) + 1], m, sqrt(v / NR), NR }'
+}
+pair_table() {
+    local id med q1 q3 mean se cnt resp
+    (( ${#PAIR_IDS[@]} )) || return 0
+    echo "| row | compared with | × that row (median of rounds) | quartiles | mean ± standard error | rounds | responses |"
+    echo "|---|---|---:|---:|---:|---:|---|"
+    for id in "${PAIR_IDS[@]}"; do
+        read -r med q1 q3 mean se cnt < <(pair_stats <<< "${P_RATIOS[$id]}")
+        resp="all ${R_WANT[$id]}"
+        [[ ${R_WANT[$id]} == 2* ]] && (( ${P_NON2XX[$id]} + ${P_NON2XX[$PAIR_BASE]} )) && resp="non-2xx: $(( ${P_NON2XX[$id]} + ${P_NON2XX[$PAIR_BASE]} ))!"
+        printf '| %s | %s | %s× | %s-%s | %s ± %s | %s | %s |\n' "${R_LABEL[$id]}" "$PAIR_BASE" "$med" "$q1" "$q3" "$mean" "$se" "$cnt" "$resp"
+    done
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "") printf "%.2f×", a / b; else printf "-" }'; }
 delta() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "") printf "%+.1f", a - b; else printf "-" }'; }
 fmt_int() { printf "%.0f" "$1"; }
@@ -553,7 +618,8 @@ row_table() {
 results_file() {
     local suffix=""
     if [ "$BENCH_SECONDS" != 10 ] || [ "$BENCH_RUNS" != 3 ] || [ "$BENCH_WARMUP" != 2 ] \
-       || [ "$BENCH_CONNS" != 32 ] || [ "$BENCH_ROWS" != all ]; then
+       || [ "$BENCH_CONNS" != 32 ] || [ "$BENCH_ROWS" != all ] \
+       || [ "$BENCH_PAIRS" != 60 ] || [ "$BENCH_PAIR_SECONDS" != 1 ]; then
         suffix="-quick"
     fi
     mkdir -p "$BENCH_RESULTS"
