@@ -21,10 +21,12 @@
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "http_main.h"
 #include "ap_mpm.h"
 #include "apr_atomic.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
+#include "mod_watchdog.h"
 
 #include "vip_common.h"
 #include "vip_config.h"
@@ -45,9 +47,9 @@ typedef struct {
     volatile apr_uint32_t last_warn;    /* s, of the last VIP04015 */
     volatile apr_uint32_t down;         /* 1 while degraded */
     volatile apr_uint64_t hb_period;    /* nodes=auto: the heartbeat period
-                                           this node last counted itself in */
-    volatile apr_uint32_t nodes_seen;   /* nodes=auto: nodes counted in the
-                                           last complete period (0: none) */
+                                           the node last counted itself in */
+    volatile apr_uint32_t nodes_seen;   /* nodes=auto: the nodes counted by
+                                           the heartbeat (0: none yet) */
 } cluster_shared;
 
 struct vip_limit_czone {
@@ -88,8 +90,8 @@ static apr_uint64_t wall_ns(void)
 
 /* ---- how many nodes ---------------------------------------------------- */
 
-/* nodes=N, or with nodes=auto the nodes that counted themselves in the
- * last complete heartbeat period (1 until one was seen). */
+/* nodes=N, or with nodes=auto the nodes the heartbeat counted (1 until
+ * it counted any). */
 static apr_uint32_t node_count(const vip_limit_czone *cz)
 {
     apr_uint32_t n;
@@ -102,58 +104,137 @@ static apr_uint32_t node_count(const vip_limit_czone *cz)
 }
 
 /* The counter of the nodes of heartbeat period `period`. */
-static const char *hb_key(char *buf, apr_size_t len, apr_uint64_t period)
+static const char *hb_key(apr_pool_t *p, apr_uint64_t period)
 {
-    apr_snprintf(buf, len, "vip:1:hb:%" APR_UINT64_T_HEX_FMT, period);
-    return buf;
+    return apr_psprintf(p, "vip:1:hb:%" APR_UINT64_T_HEX_FMT, period);
 }
 
-/* nodes=auto: once per heartbeat period per node (not per child), the
- * first decision counts the node in that period's counter in memcached
- * (`incr`) and reads the previous period's, now complete (`incr` by 0):
- * two round trips a period, none on other requests.  A node counts
- * itself only while it decides something, so the count is of the nodes
- * taking traffic that needs the cluster. */
-static void heartbeat(vip_limit_czone *cz, apr_uint64_t wall)
+/* A counter read by a multi-get: its decimal value, 0 when absent. */
+static apr_uint64_t counter_value(const vip_store_value *v)
 {
-    apr_uint64_t period, last, now_count = 0, prev_count = 0;
-    apr_uint32_t ttl = 3 * cz->cl->heartbeat_s + 10;
-    char key[48];
+    char buf[24];
 
-    if (cz->cl->nodes || !store) {
+    if (!v->data || !v->len || v->len >= sizeof(buf)) {
+        return 0;
+    }
+    memcpy(buf, v->data, v->len);
+    buf[v->len] = '\0';
+    return (apr_uint64_t)apr_atoi64(buf);
+}
+
+/* nodes=auto: a watchdog thread of one child per node (mod_watchdog's
+ * singleton, compiled into httpd) counts the node once per heartbeat
+ * period in that period's counter in memcached (`incr`) and reads the
+ * two periods before (one multi-get): N is the most nodes counted in any
+ * of the three.  From a watchdog, so that a node counts whether or not it
+ * takes traffic and requests never pay these round trips; two complete
+ * periods, so that a node whose watchdog step fell just past a period is
+ * still counted.  A node that stops is counted two periods more: the
+ * others' shares are the smaller for that while. */
+static void heartbeat_step(const vip_limit_cluster_conf *cl, apr_pool_t *p)
+{
+    server_rec *s = ap_server_conf;
+    apr_uint64_t period, n = 0;
+    apr_uint32_t ttl = 4 * cl->heartbeat_s + 10;
+    const char *keys[2];
+    vip_store_value vals[2];
+    int i;
+
+    if (!store || vip_store_breaker_open(store)) {
         return;
     }
-    period = wall / ((apr_uint64_t)cz->cl->heartbeat_s * VIP_NS_PER_SEC);
-    last = apr_atomic_read64(&shared->hb_period);
-    if (last == period
-        || apr_atomic_cas64(&shared->hb_period, period, last) != last) {
+    period = wall_ns() / ((apr_uint64_t)cl->heartbeat_s * VIP_NS_PER_SEC);
+    if (period == apr_atomic_read64(&shared->hb_period)) {
         return;
     }
     apr_atomic_add64(&shared->calls, 2);
-    if (vip_store_incr_by(store, NULL, hb_key(key, sizeof(key), period), 1,
-                          ttl, &now_count) != APR_SUCCESS) {
-        /* not counted this period: the next decision tries again */
-        apr_atomic_cas64(&shared->hb_period, last, period);
-        return;
+    if (vip_store_incr_by(store, p, hb_key(p, period), 1, ttl, &n)
+        != APR_SUCCESS) {
+        return;                   /* not counted: the next step tries again */
     }
-    if (vip_store_incr_by(store, NULL, hb_key(key, sizeof(key), period - 1),
-                          0, ttl, &prev_count) != APR_SUCCESS) {
-        prev_count = 0;
+    apr_atomic_set64(&shared->hb_period, period);
+    keys[0] = hb_key(p, period - 1);
+    keys[1] = hb_key(p, period - 2);
+    if (vip_store_mget(store, p, keys, 2, vals) == APR_SUCCESS) {
+        for (i = 0; i < 2; i++) {
+            if (counter_value(&vals[i]) > n) {
+                n = counter_value(&vals[i]);
+            }
+        }
     }
-    /* the previous period is complete; in the first one, what we have */
-    if (prev_count < now_count) {
-        prev_count = now_count;
+    if (n > VIP_LEASE_MAX_NODES) {
+        n = VIP_LEASE_MAX_NODES;
     }
-    if (prev_count > VIP_LEASE_MAX_NODES) {
-        prev_count = VIP_LEASE_MAX_NODES;
-    }
-    if (apr_atomic_xchg32(&shared->nodes_seen, (apr_uint32_t)prev_count)
-        != (apr_uint32_t)prev_count) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, cz->s, VIPLOGNO(04036)
+    if (apr_atomic_xchg32(&shared->nodes_seen, (apr_uint32_t)n)
+        != (apr_uint32_t)n) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, VIPLOGNO(04036)
                      "nodes=auto: %" APR_UINT64_T_FMT " node(s) share the "
                      "cluster limits (heartbeat period of %u s)",
-                     prev_count, cz->cl->heartbeat_s);
+                     n, cl->heartbeat_s);
     }
+}
+
+/* The watchdog thread is not stopped when the child ends (mod_watchdog
+ * ends it with the process): a child pool cleanup closes the heartbeat,
+ * waiting for a step in flight, before the client is destroyed.
+ * 0: idle, 1: a step is using the client, 2: closed. */
+static volatile apr_uint32_t hb_state;
+
+static apr_status_t heartbeat_close(void *data)
+{
+    int i;
+
+    (void)data;
+    /* a step is bounded by the client's timeouts: wait up to 2 s */
+    for (i = 0; i < 2000 && apr_atomic_cas32(&hb_state, 2, 0) == 1; i++) {
+        apr_sleep(1000);
+    }
+    apr_atomic_set32(&hb_state, 2);
+    return APR_SUCCESS;
+}
+
+static apr_status_t heartbeat(int state, void *data, apr_pool_t *p)
+{
+    if (state == AP_WATCHDOG_STATE_RUNNING
+        && apr_atomic_cas32(&hb_state, 1, 0) == 0) {
+        heartbeat_step(data, p);
+        apr_atomic_cas32(&hb_state, 0, 1);
+    }
+    return APR_SUCCESS;
+}
+
+/* post_config: the heartbeat's watchdog step, twice a heartbeat period
+ * (at most every second). */
+static apr_status_t heartbeat_register(server_rec *s, apr_pool_t *pconf,
+                                       const vip_limit_cluster_conf *cl)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_callback;
+    apr_interval_time_t every = apr_time_from_msec(500);
+    ap_watchdog_t *wd;
+    apr_status_t rv;
+
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (!get_instance || !register_callback) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, VIPLOGNO(04037)
+                     "VipLimitCluster nodes=auto needs mod_watchdog "
+                     "(compiled into Debian's httpd; else LoadModule "
+                     "watchdog_module) for its heartbeat");
+        return APR_ENOTIMPL;
+    }
+    if (cl->heartbeat_s >= 2) {
+        every = apr_time_from_sec(1);
+    }
+    if ((rv = get_instance(&wd, AP_WATCHDOG_SINGLETON, 0, 1, pconf))
+            != APR_SUCCESS
+        || (rv = register_callback(wd, every, cl, heartbeat)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, VIPLOGNO(04038)
+                     "VipLimitCluster nodes=auto: cannot register the "
+                     "heartbeat with mod_watchdog");
+        return rv;
+    }
+    return APR_SUCCESS;
 }
 
 /* ---- mode changes ----------------------------------------------------- */
@@ -241,7 +322,6 @@ static int windowed(vip_limit_czone *cz, const vip_limit_key *k,
     apr_uint64_t wall = wall_ns(), value;
     char kind = g ? 'r' : 'q';
 
-    heartbeat(cz, wall);
     if (g) {
         vip_lease_plan_rate(&lp, g, cz->cl->batch, node_count(cz));
     }
@@ -317,7 +397,6 @@ static int cluster_acquire(void *ctx, const vip_limit_key *k,
     int exh;
 
     *slot = NULL;
-    heartbeat(cz, wall);
     nodes = node_count(cz);
     if (kk > limit / (2 * nodes)) {
         kk = limit / (2 * nodes);
@@ -419,6 +498,9 @@ apr_status_t vip_limit_cluster_setup(server_rec *s, apr_pool_t *pconf,
     }
     shared = apr_shm_baseaddr_get(shm);
     memset(shared, 0, sizeof(*shared));
+    if (!cl->nodes && (rv = heartbeat_register(s, pconf, cl)) != APR_SUCCESS) {
+        return rv;
+    }
     for (hi = apr_hash_first(NULL, zones); hi; hi = apr_hash_next(hi)) {
         vip_limit_zone *z = apr_hash_this_val(hi);
         vip_limit_czone *cz;
@@ -461,7 +543,14 @@ void vip_limit_cluster_child_init(apr_pool_t *p, server_rec *s,
         || threads < 1) {
         threads = 1;
     }
-    rv = vip_store_create(p, &cl->store, threads, &shared->breaker, &store);
+    /* and one for the nodes=auto heartbeat's watchdog thread */
+    rv = vip_store_create(p, &cl->store, threads + !cl->nodes,
+                          &shared->breaker, &store);
+    if (rv == APR_SUCCESS && !cl->nodes) {
+        /* registered after the client's own cleanup: runs before it */
+        apr_pool_cleanup_register(p, NULL, heartbeat_close,
+                                  apr_pool_cleanup_null);
+    }
     if (rv != APR_SUCCESS) {
         store = NULL;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, VIPLOGNO(04019)
