@@ -142,11 +142,28 @@ void *vip_limit_merge_srv(apr_pool_t *p, void *basev, void *addv)
     return c;
 }
 
+/* Nothing set at this level (no rules, zones off, headers, dry run). */
+static int dir_empty(const vip_limit_dir_conf *d)
+{
+    return !d->rules->nelts && !d->off->nelts && d->headers == -1
+           && d->dry_run == -1;
+}
+
 void *vip_limit_merge_dir(apr_pool_t *p, void *basev, void *addv)
 {
     vip_limit_dir_conf *base = basev, *add = addv;
-    vip_limit_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+    vip_limit_dir_conf *c;
 
+    /* httpd merges per request for <Location>: when one side sets
+     * nothing the merge is the other side, shared, not a copy (configs
+     * are never written after start-up) */
+    if (dir_empty(base)) {
+        return add;
+    }
+    if (dir_empty(add)) {
+        return base;
+    }
+    c = apr_pcalloc(p, sizeof(*c));
     c->rules = overlay(p, base->rules, add->off, add->rules);
     /* accumulated: a zone switched off above stays off for the server's
      * rules below (a nested location may add a rule of its own on it) */

@@ -184,6 +184,10 @@ int vip_limit_reap_create_request(request_rec *r)
 {
     worker_score *ws;
 
+    /* a worker thread keeps its scoreboard slot: once per thread */
+    if (thread_hint) {
+        return DECLINED;
+    }
     if (holders && r->connection->sbh
         && (ws = ap_get_scoreboard_worker(r->connection->sbh))) {
         thread_hint = (apr_uint32_t)ws->thread_num

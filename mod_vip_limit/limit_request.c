@@ -494,8 +494,8 @@ static int decide(request_rec *r, req_ctx *ctx, const vip_limit_rule *rule,
 int vip_limit_apply(request_rec *r, const apr_array_header_t *rules,
                     int phase, const apr_array_header_t *off)
 {
-    const vip_limit_dir_conf *dc = vip_limit_dir(r);
-    int dry = vip_limit_dry_run(dc);
+    const vip_limit_dir_conf *dc = NULL;
+    int dry = 0;
     req_ctx *ctx = NULL;
     apr_uint64_t now = 0;
     int i, rv = OK;
@@ -516,8 +516,11 @@ int vip_limit_apply(request_rec *r, const apr_array_header_t *rules,
             continue;
         }
         if (!ctx) {
+            /* only once a rule applies: most calls apply none */
             ctx = get_ctx(r);
             now = vip_limit_now();
+            dc = vip_limit_dir(r);
+            dry = vip_limit_dry_run(dc);
         }
         if (charged(ctx, rule->name)
             || !zone_key(r, rule->zone, &key, &keylen, &text)) {
