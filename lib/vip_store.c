@@ -589,3 +589,25 @@ apr_bucket *vip_store_value_bucket(vip_store_value *v, apr_size_t off,
     v->data = NULL;
     return b;
 }
+
+int vip_store_counter(const vip_store_value *v, apr_uint64_t *out)
+{
+    apr_uint64_t x = 0;
+    apr_size_t i;
+
+    if (!v->data || !v->len || v->len > 20) {
+        return 0;
+    }
+    for (i = 0; i < v->len; i++) {
+        /* memcached pads incr results with spaces */
+        if (v->data[i] == ' ') {
+            break;
+        }
+        if (v->data[i] < '0' || v->data[i] > '9') {
+            return 0;
+        }
+        x = x * 10 + (apr_uint64_t)(v->data[i] - '0');
+    }
+    *out = x;
+    return 1;
+}

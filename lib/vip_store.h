@@ -116,6 +116,11 @@ apr_status_t vip_store_incr_by(vip_store *st, apr_pool_t *p, const char *key,
                                apr_uint64_t delta, apr_uint32_t ttl,
                                apr_uint64_t *out);
 
+/* A counter's value as a get or multi-get returned it (decimal, maybe
+ * space-padded after an incr): 1 with *out set, 0 when absent or not a
+ * counter. */
+int vip_store_counter(const vip_store_value *v, apr_uint64_t *out);
+
 /* Subtract delta from a counter (memcached stops at 0): APR_SUCCESS with
  * *out, APR_NOTFOUND when absent, or failure. */
 apr_status_t vip_store_decr_by(vip_store *st, apr_pool_t *p, const char *key,

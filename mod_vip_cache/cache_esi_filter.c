@@ -490,14 +490,14 @@ static int usable(request_rec *r, esi_inc *in, const mget_set *m,
     int i;
 
     if (e->kind != VIP_ENTRY_PAGE || e->status != HTTP_OK
-        || now >= e->fresh_until || !g || !vip_gen_parse(g, &gen)
+        || now >= e->fresh_until || !g || !vip_store_counter(g, &gen)
         || gen != e->tenant_gen) {
         return 0;
     }
     for (i = 0; i < e->tags->nelts; i++) {
         const vip_entry_tag *t = &APR_ARRAY_IDX(e->tags, i, vip_entry_tag);
         g = value_of(m, vip_gen_key(r->pool, in->view.scope, t->name));
-        if (!g || !vip_gen_parse(g, &gen) || gen != t->gen) {
+        if (!g || !vip_store_counter(g, &gen) || gen != t->gen) {
             return 0;             /* unknown or purged: the handler decides */
         }
     }

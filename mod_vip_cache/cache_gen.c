@@ -18,28 +18,6 @@ const char *vip_gen_key(apr_pool_t *p, const char *scope, const char *tag)
                : apr_pstrcat(p, "vip:1:gen:", scope, NULL);
 }
 
-int vip_gen_parse(const vip_store_value *v, apr_uint64_t *out)
-{
-    apr_uint64_t x = 0;
-    apr_size_t i;
-
-    if (!v->data || !v->len || v->len > 20) {
-        return 0;
-    }
-    for (i = 0; i < v->len; i++) {
-        /* memcached pads incr results with spaces */
-        if (v->data[i] == ' ') {
-            break;
-        }
-        if (v->data[i] < '0' || v->data[i] > '9') {
-            return 0;
-        }
-        x = x * 10 + (apr_uint64_t)(v->data[i] - '0');
-    }
-    *out = x;
-    return 1;
-}
-
 apr_status_t vip_gen_current(vip_store *st, apr_pool_t *p,
                              const char *const *keys, int n,
                              apr_uint64_t *gens)
@@ -54,7 +32,7 @@ apr_status_t vip_gen_current(vip_store *st, apr_pool_t *p,
     for (i = 0; i < n; i++) {
         char buf[24];
         int len;
-        if (vip_gen_parse(&v[i], &gens[i])) {
+        if (vip_store_counter(&v[i], &gens[i])) {
             continue;
         }
         gens[i] = (apr_uint64_t)apr_time_now();
@@ -63,7 +41,7 @@ apr_status_t vip_gen_current(vip_store *st, apr_pool_t *p,
         if (rv == APR_EEXIST) {
             vip_store_value again;
             rv = vip_store_get(st, p, keys[i], &again);
-            if (rv == APR_SUCCESS && !vip_gen_parse(&again, &gens[i])) {
+            if (rv == APR_SUCCESS && !vip_store_counter(&again, &gens[i])) {
                 rv = APR_EGENERAL;
             }
         }

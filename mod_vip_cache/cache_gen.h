@@ -32,9 +32,6 @@
 /* The generation key of scope, or of tag within scope (tag NULL). */
 const char *vip_gen_key(apr_pool_t *p, const char *scope, const char *tag);
 
-/* A generation value as memcached returned it; 1 on success. */
-int vip_gen_parse(const vip_store_value *v, apr_uint64_t *out);
-
 /* The current generations of keys[0..n), creating absent ones (add,
  * then read back when another node won).  One multi-get, plus one add
  * per absent key. */

@@ -379,7 +379,7 @@ static int gen_of(const char *const *keys, const vip_store_value *vals, int n,
 
     for (i = 0; i < n; i++) {
         if (strcmp(keys[i], key) == 0) {
-            return vip_gen_parse(&vals[i], gen);
+            return vip_store_counter(&vals[i], gen);
         }
     }
     return -1;                    /* not asked */
@@ -424,7 +424,7 @@ static int tags_current(request_rec *r, vip_store *st, cache_req *q,
         }
         for (i = 0; i < nm; i++) {
             apr_uint64_t g;
-            if (!vip_gen_parse(&v[i], &g) || g != want[i]) {
+            if (!vip_store_counter(&v[i], &g) || g != want[i]) {
                 ok = 0;
             }
         }
@@ -468,11 +468,11 @@ int vip_cache_entry_current(request_rec *r, vip_store *st, cache_req *q,
     }
     n = 0;
     if (!q->scope_gen_known
-        && (!vip_gen_parse(&vals[n++], &g) || g != e->tenant_gen)) {
+        && (!vip_store_counter(&vals[n++], &g) || g != e->tenant_gen)) {
         return 0;
     }
     for (i = 0; i < nt; i++) {
-        if (!vip_gen_parse(&vals[n++], &g)
+        if (!vip_store_counter(&vals[n++], &g)
             || g != APR_ARRAY_IDX(e->tags, i, vip_entry_tag).gen) {
             return 0;
         }
@@ -537,8 +537,8 @@ int vip_cache_handler(request_rec *r)
         q->lookup_keys = keys;
         q->lookup_vals = vals;
         q->lookup_n = nfirst;
-        q->scope_gen_known = vip_gen_parse(&vals[1], &q->scope_gen);
-        q->url_gen_known = vip_gen_parse(&vals[2], &q->url_gen);
+        q->scope_gen_known = vip_store_counter(&vals[1], &q->scope_gen);
+        q->url_gen_known = vip_store_counter(&vals[2], &q->url_gen);
         v = vals[0];
         rv = v.data ? APR_SUCCESS : APR_NOTFOUND;
     }

@@ -109,19 +109,6 @@ static const char *hb_key(apr_pool_t *p, apr_uint64_t period)
     return apr_psprintf(p, "vip:1:hb:%" APR_UINT64_T_HEX_FMT, period);
 }
 
-/* A counter read by a multi-get: its decimal value, 0 when absent. */
-static apr_uint64_t counter_value(const vip_store_value *v)
-{
-    char buf[24];
-
-    if (!v->data || !v->len || v->len >= sizeof(buf)) {
-        return 0;
-    }
-    memcpy(buf, v->data, v->len);
-    buf[v->len] = '\0';
-    return (apr_uint64_t)apr_atoi64(buf);
-}
-
 /* nodes=auto: a watchdog thread of one child per node (mod_watchdog's
  * singleton, compiled into httpd) counts the node once per heartbeat
  * period in that period's counter in memcached (`incr`) and reads the
@@ -157,8 +144,9 @@ static void heartbeat_step(const vip_limit_cluster_conf *cl, apr_pool_t *p)
     keys[1] = hb_key(p, period - 2);
     if (vip_store_mget(store, p, keys, 2, vals) == APR_SUCCESS) {
         for (i = 0; i < 2; i++) {
-            if (counter_value(&vals[i]) > n) {
-                n = counter_value(&vals[i]);
+            apr_uint64_t c;
+            if (vip_store_counter(&vals[i], &c) && c > n) {
+                n = c;
             }
         }
     }
