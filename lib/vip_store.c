@@ -411,11 +411,8 @@ apr_status_t vip_store_mget(vip_store *st, apr_pool_t *p,
         rc = mget_once(m, p, keys, lens, n, vals);
     }
     rv = result(st, m, rc);
-    if (rv != APR_SUCCESS) {
-        rv = APR_EGENERAL;
-    }
     give(st, m, rv);
-    return rv;
+    return rv == APR_SUCCESS ? rv : APR_EGENERAL;
 }
 
 /* The single-key commands, for one retry path. */
@@ -525,7 +522,7 @@ static apr_status_t incr_common(vip_store *st, const char *key,
     if (rv == APR_SUCCESS && out) {
         *out = v;
     }
-    return rv == APR_NOTFOUND || rv == APR_EEXIST ? APR_EGENERAL : rv;
+    return rv == APR_SUCCESS ? rv : APR_EGENERAL;
 }
 
 apr_status_t vip_store_incr(vip_store *st, apr_pool_t *p, const char *key,
