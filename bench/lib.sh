@@ -353,6 +353,8 @@ wrk_run() {
     wait "$WRK_PID" || { WRK_PID=""; cat "$out" >&2; die "wrk failed for $url"; }
     WRK_PID=""
 }
+wrk_rps()    { awk '/^Requests\/sec/ { print $2 }' "$1"; }     # of a finished wrk run
+wrk_non2xx() { awk '/Non-2xx or 3xx responses/ { n = $NF } END { print n + 0 }' "$1"; }
 
 
 # Instances: INST_URL[x] (http://127.0.0.1:port) and INST_PID[x] (httpd parent).
@@ -391,7 +393,7 @@ perf_row() {            # id url args...: one extra profiled run of the httpd ch
     rep="perf report -i $T/$id.perf.data --stdio"
     (   set +e +o pipefail     # head closes the pipes early
         echo "# perf record -F 499 --call-graph dwarf -p <httpd child> during wrk -t1 -c$BENCH_CONNS ${BENCH_PERF_SECONDS}s,"
-        echo "# row $id: ${R_LABEL[$id]}; req/s while profiled: $(awk '/^Requests\/sec/ { print $2 }' "$T/wrk/$id-perf.txt")"
+        echo "# row $id: ${R_LABEL[$id]}; req/s while profiled: $(wrk_rps "$T/wrk/$id-perf.txt")"
         echo "# Percentages are of the httpd child's CPU samples (cpu-clock; no PMU in this VM)."
         echo
         echo "## self time by shared object"
@@ -465,10 +467,10 @@ row_run() {             # id r: measured run r of row id
     # status request counts one of each): proves reuse.
     A_UPC[$id]=$(awk -v a="$n0" -v b="$n1" -v s="${A_UPC[$id]}" 'BEGIN { split(a, x, ":"); split(b, y, ":"); print s + y[1] - x[1] - 1 }')
     A_UPR[$id]=$(awk -v a="$n0" -v b="$n1" -v s="${A_UPR[$id]}" 'BEGIN { split(a, x, ":"); split(b, y, ":"); print s + y[2] - x[2] - 1 }')
-    rps=$(awk '/^Requests\/sec/ { print $2 }' "$out")
+    rps=$(wrk_rps "$out")
     reqs=$(awk '/requests in/ { print $1 }' "$out")
     p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-    non2xx=$(awk '/Non-2xx or 3xx responses/ { print $NF }' "$out"); non2xx=${non2xx:-0}
+    non2xx=$(wrk_non2xx "$out")
     err=$(awk '/Socket errors/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out"); err=${err:-0}
     busy=$(( b1 - b0 ))
     us=$(awk -v b="$busy" -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.1f", n ? b * 1e6 / hz / n : 0 }')
@@ -526,19 +528,18 @@ declare -A R_REQS_SUM
 # each row's ratio to the base within the round: the VM's drift over
 # seconds and minutes is then common to both sides of a ratio.  The rows
 # must have been registered by measure_rows (their warm-up is done).
-declare -A P_RATIOS P_NON2XX
-PAIR_BASE="" PAIR_IDS=()
+declare -A P_RATIOS P_NON2XX P_BASE
+PAIR_IDS=()     # compared rows of every measure_pairs call, in order
 measure_pairs() {       # base-id id...
-    local base=$1 all=("$@") n=$# r j id out line ratio
+    local base=$1 all=("$@") n=$# r j id out line ratio START=0
     local -A got
     local -a wargs
     shift
-    PAIR_BASE=$base PAIR_IDS=()
     for id in "${all[@]}"; do
         [ -n "${A_URL[$id]:-}" ] || return 0     # a row not run (BENCH_ROWS)
     done
-    PAIR_IDS=("$@")
     for id in "${all[@]}"; do P_RATIOS[$id]="" P_NON2XX[$id]=0; done
+    for id in "$@"; do P_BASE[$id]=$base; PAIR_IDS+=("$id"); done
     say "paired: ${BENCH_PAIRS} rounds of ${BENCH_PAIR_SECONDS} s runs of $base and $*"
     for r in $(seq 1 "$BENCH_PAIRS"); do
         # every 10th round: the second's pause of a quiet check before each
@@ -548,11 +549,10 @@ measure_pairs() {       # base-id id...
         for j in $(seq 0 $(( n - 1 ))); do
             id=${all[$(( (j + r) % n ))]}
             out=$T/wrk/pair-$id.txt
-            local START=0
             eval "wargs=(${A_ARGS[$id]})"
             wrk_run "$out" "$BENCH_PAIR_SECONDS" "${A_URL[$id]}" "${wargs[@]}"
-            got[$id]=$(awk '/^Requests\/sec/ { print $2 }' "$out")
-            P_NON2XX[$id]=$(( ${P_NON2XX[$id]} + $(awk '/Non-2xx or 3xx responses/ { print $NF }' "$out" | grep . || echo 0) ))
+            got[$id]=$(wrk_rps "$out")
+            P_NON2XX[$id]=$(( ${P_NON2XX[$id]} + $(wrk_non2xx "$out") ))
         done
         line=""
         for id in "$@"; do
@@ -570,16 +570,17 @@ pair_stats() {
         med = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
         printf "%.3f %.3f %.3f %.3f %.3f %d\n", med, a[int((NR - 1) / 4) + 1], a[int(3 * (NR - 1) / 4) + 1], m, sqrt(v / NR), NR }'
 }
-pair_table() {
-    local id med q1 q3 mean se cnt resp
+pair_table() {          # every row compared by measure_pairs
+    local id base med q1 q3 mean se cnt resp bad
     (( ${#PAIR_IDS[@]} )) || return 0
     echo "| row | compared with | × that row (median of rounds) | quartiles | mean ± standard error | rounds | responses |"
     echo "|---|---|---:|---:|---:|---:|---|"
     for id in "${PAIR_IDS[@]}"; do
+        base=${P_BASE[$id]}
         read -r med q1 q3 mean se cnt < <(pair_stats <<< "${P_RATIOS[$id]}")
-        resp="all ${R_WANT[$id]}"
-        [[ ${R_WANT[$id]} == 2* ]] && (( ${P_NON2XX[$id]} + ${P_NON2XX[$PAIR_BASE]} )) && resp="non-2xx: $(( ${P_NON2XX[$id]} + ${P_NON2XX[$PAIR_BASE]} ))!"
-        printf '| %s | %s | %s× | %s-%s | %s ± %s | %s | %s |\n' "${R_LABEL[$id]}" "$PAIR_BASE" "$med" "$q1" "$q3" "$mean" "$se" "$cnt" "$resp"
+        resp="all ${R_WANT[$id]}" bad=$(( ${P_NON2XX[$id]} + ${P_NON2XX[$base]} ))
+        [[ ${R_WANT[$id]} == 2* ]] && (( bad )) && resp="non-2xx: $bad!"
+        printf '| %s | %s | %s× | %s-%s | %s ± %s | %s | %s |\n' "${R_LABEL[$id]}" "$base" "$med" "$q1" "$q3" "$mean" "$se" "$cnt" "$resp"
     done
 }
 
