@@ -71,6 +71,7 @@ typedef struct {
     int dry_refused;
     int degraded;                   /* a decision on a node's share */
     int noted;                      /* the vip.limit* notes are set */
+    int fielded;                    /* the RateLimit fields are set */
 } req_ctx;
 
 typedef struct {
@@ -96,7 +97,7 @@ static req_ctx *get_ctx(request_rec *r)
 
     if (!ctx) {
         ctx = apr_palloc(r->pool, sizeof(*ctx));
-        ctx->dry_refused = ctx->degraded = ctx->noted = 0;
+        ctx->dry_refused = ctx->degraded = ctx->noted = ctx->fielded = 0;
         ctx->policies = inline_array(&ctx->policies_hdr, r->pool,
                                      ctx->policies_inline, sizeof(policy));
         ctx->charged = inline_array(&ctx->charged_hdr, r->pool,
@@ -115,7 +116,8 @@ static apr_uint64_t ceil_s(apr_uint64_t ns)
 
 /* Printable, at most KEY_TEXT_MAX bytes: expression values are the
  * client's, and notes end up in logs. */
-static const char *safe_text(apr_pool_t *p, const char *s, apr_size_t len)
+static VIP_COLD const char *safe_text(apr_pool_t *p, const char *s,
+                                      apr_size_t len)
 {
     char *out;
     apr_size_t i, n = len > KEY_TEXT_MAX ? KEY_TEXT_MAX : len;
@@ -130,21 +132,19 @@ static const char *safe_text(apr_pool_t *p, const char *s, apr_size_t len)
     return out;
 }
 
-static int ip_key(request_rec *r, int per64, const char **bin,
-                  apr_size_t *len, const char **text)
+/* IPv6 (or a mapped IPv4) client, or no socket address: rarer than
+ * IPv4, kept out of the hot code. */
+static VIP_COLD int ip_key_other(request_rec *r, int per64, const char **bin,
+                                 apr_size_t *len, const char **text)
 {
-    apr_sockaddr_t *sa = r->useragent_addr;
-    unsigned char *b = apr_palloc(r->pool, 17);
-
-    *text = r->useragent_ip;
-    if (sa && sa->family == APR_INET) {
-        b[0] = '4';
-        memcpy(b + 1, &sa->sa.sin.sin_addr, 4);
-        *len = 5;
-    }
 #if APR_HAVE_IPV6
-    else if (sa && sa->family == APR_INET6) {
+    apr_sockaddr_t *sa = r->useragent_addr;
+
+    if (sa && sa->family == APR_INET6) {
         const unsigned char *a = (const unsigned char *)&sa->sa.sin6.sin6_addr;
+        unsigned char *b = apr_palloc(r->pool, 17);
+
+        *bin = (const char *)b;
         if (IN6_IS_ADDR_V4MAPPED(&sa->sa.sin6.sin6_addr)) {
             /* ::ffff:a.b.c.d is the IPv4 client a.b.c.d (THREATS L2) */
             b[0] = '4';
@@ -170,16 +170,33 @@ static int ip_key(request_rec *r, int per64, const char **bin,
             memcpy(b + 1, a, 16);
             *len = 17;
         }
+        return 1;
     }
+#else
+    (void)per64;
 #endif
-    else if (r->useragent_ip) {
+    if (r->useragent_ip) {
         *bin = r->useragent_ip;
         *len = strlen(r->useragent_ip);
         return 1;
     }
-    else {
-        return 0;
+    return 0;
+}
+
+static int ip_key(request_rec *r, int per64, const char **bin,
+                  apr_size_t *len, const char **text)
+{
+    apr_sockaddr_t *sa = r->useragent_addr;
+    unsigned char *b;
+
+    *text = r->useragent_ip;
+    if (!sa || sa->family != APR_INET) {
+        return ip_key_other(r, per64, bin, len, text);
     }
+    b = apr_palloc(r->pool, 5);
+    b[0] = '4';
+    memcpy(b + 1, &sa->sa.sin.sin_addr, 4);
+    *len = 5;
     *bin = (const char *)b;
     return 1;
 }
@@ -255,31 +272,40 @@ static const char *u64_text(apr_pool_t *pool, apr_uint64_t v)
 }
 
 /* One RateLimit item, '"id";r=R;t=T' (no t= for concurrency): the
- * start was made at start-up, the lengths are known. */
+ * start was made at start-up, the lengths are known, so one allocation
+ * and copies make it. */
 static const char *current_item(apr_pool_t *pool, const policy *p)
 {
-    struct iovec v[4];
-    int n = 2;
+    const char *head = p->rule->item_head[p->kind];
+    apr_size_t hl = p->rule->item_head_len[p->kind];
+    apr_size_t rl = strlen(p->r_text), tl = 0;
+    const char *t = NULL;
+    char *out, *o;
 
-    v[0].iov_base = (void *)p->rule->item_head[p->kind];
-    v[0].iov_len = p->rule->item_head_len[p->kind];
-    v[1].iov_base = (void *)p->r_text;
-    v[1].iov_len = strlen(p->r_text);
     if (p->kind != VIP_LIMIT_KIND_CONC) {
-        v[2].iov_base = (void *)";t=";
-        v[2].iov_len = 3;
-        v[3].iov_base = (void *)u64_text(pool, p->t);
-        v[3].iov_len = strlen(v[3].iov_base);
-        n = 4;
+        t = u64_text(pool, p->t);
+        tl = strlen(t);
     }
-    return apr_pstrcatv(pool, v, n, NULL);
+    o = out = apr_palloc(pool, hl + rl + (t ? 3 + tl : 0) + 1);
+    memcpy(o, head, hl);
+    o += hl;
+    memcpy(o, p->r_text, rl);
+    o += rl;
+    if (t) {
+        memcpy(o, ";t=", 3);
+        memcpy(o + 3, t, tl);
+        o += 3 + tl;
+    }
+    *o = '\0';
+    return out;
 }
 
-static void set_headers(request_rec *r, const req_ctx *ctx, int mode)
+static void set_headers(request_rec *r, req_ctx *ctx, int mode)
 {
     const policy *p = (const policy *)ctx->policies->elts;
     const policy *tight = NULL;
     const char *pol = NULL, *cur = NULL;
+    void (*field)(apr_table_t *, const char *, const char *);
     int i;
 
     if (mode == VIP_LIMIT_HDR_OFF || !ctx->policies->nelts) {
@@ -296,15 +322,18 @@ static void set_headers(request_rec *r, const req_ctx *ctx, int mode)
             tight = &p[i];
         }
     }
-    apr_table_setn(r->err_headers_out, "RateLimit-Policy", pol);
-    apr_table_setn(r->err_headers_out, "RateLimit", cur);
+    /* The first time, add: nothing but this module sets these fields in
+     * err_headers_out before the response (as for the notes). */
+    field = ctx->fielded ? apr_table_setn : apr_table_addn;
+    ctx->fielded = 1;
+    field(r->err_headers_out, "RateLimit-Policy", pol);
+    field(r->err_headers_out, "RateLimit", cur);
     if (mode == VIP_LIMIT_HDR_LEGACY) {
-        apr_table_setn(r->err_headers_out, "RateLimit-Limit",
-                       u64_text(r->pool, policy_limit(tight)));
-        apr_table_setn(r->err_headers_out, "RateLimit-Remaining",
-                       tight->r_text);
-        apr_table_setn(r->err_headers_out, "RateLimit-Reset",
-                       u64_text(r->pool, tight->t));
+        field(r->err_headers_out, "RateLimit-Limit",
+              u64_text(r->pool, policy_limit(tight)));
+        field(r->err_headers_out, "RateLimit-Remaining", tight->r_text);
+        field(r->err_headers_out, "RateLimit-Reset",
+              u64_text(r->pool, tight->t));
     }
 }
 
@@ -337,7 +366,8 @@ static void set_notes(request_rec *r, req_ctx *ctx, const policy *by,
     note(r->notes, VIP_NOTE_LIMIT_REMAINING, by->r_text);
 }
 
-static int refuse(request_rec *r, const policy *p, apr_uint64_t retry_ns)
+static VIP_COLD int refuse(request_rec *r, const policy *p,
+                           apr_uint64_t retry_ns)
 {
     static const char *const slugs[] = {
         NULL, "rate-limited", "quota-exceeded", "too-many-concurrent-requests"
@@ -359,7 +389,7 @@ static int refuse(request_rec *r, const policy *p, apr_uint64_t retry_ns)
                                     policy_id(p), retry));
 }
 
-static int table_full(request_rec *r, const vip_limit_zone *z,
+static VIP_COLD int table_full(request_rec *r, const vip_limit_zone *z,
                       apr_uint64_t now)
 {
     if (vip_limit_table_should_log(z->table, now, FULL_LOG_INTERVAL)) {
