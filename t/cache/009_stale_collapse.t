@@ -55,12 +55,15 @@ is(scalar(grep { /^200 / } @nc), 4, 'uncacheable page, 4 concurrent: all 200');
 cmp_ok($dt, '<', 3, sprintf('uncacheable page: nobody waits the 5 s collapse wait (%.2f s)', $dt));
 
 # ---- stale-while-revalidate ----------------------------------------------------
-my $swr = "/c/$U/swr?_hdr=Cache-Control:max-age%3D1,%20stale-while-revalidate%3D30";
+# max-age=2: freshness counts whole seconds from the request's second, so
+# the refreshed page below stays fresh at least 1 s for the next request
+# (with max-age=1 that could be a few ms, and a loaded CI missed it once)
+my $swr = "/c/$U/swr?_hdr=Cache-Control:max-age%3D2,%20stale-while-revalidate%3D30";
 my $id = req_id();
 GET($swr, 'X-Req-Id' => $id);
 my $key = notes($id)->{key};
 my $lock = 'vip:1:lock:' . substr($key, 6);
-sleep 2;
+sleep 3;
 both(\&mc_set, $lock, '1', 10);     # another node is fetching
 my $sid = req_id();
 my ($s1, $sh1) = with_hits { GET($swr, 'X-Req-Id' => $sid) };
