@@ -116,8 +116,7 @@ static apr_uint64_t ceil_s(apr_uint64_t ns)
 
 /* Printable, at most KEY_TEXT_MAX bytes: expression values are the
  * client's, and notes end up in logs. */
-static VIP_COLD const char *safe_text(apr_pool_t *p, const char *s,
-                                      apr_size_t len)
+static const char *safe_text(apr_pool_t *p, const char *s, apr_size_t len)
 {
     char *out;
     apr_size_t i, n = len > KEY_TEXT_MAX ? KEY_TEXT_MAX : len;
@@ -132,10 +131,27 @@ static VIP_COLD const char *safe_text(apr_pool_t *p, const char *s,
     return out;
 }
 
-/* IPv6 (or a mapped IPv4) client, or no socket address: rarer than
- * IPv4, kept out of the hot code. */
-static VIP_COLD int ip_key_other(request_rec *r, int per64, const char **bin,
-                                 apr_size_t *len, const char **text)
+/* The 4 bytes of an IPv4 client, or NULL.  At a dual-stack Listen (as
+ * Debian's "Listen 80") IPv4 clients arrive as ::ffff:a.b.c.d, the same
+ * client as a.b.c.d (THREATS L2). */
+static const unsigned char *ipv4_of(const apr_sockaddr_t *sa)
+{
+    if (sa->family == APR_INET) {
+        return (const unsigned char *)&sa->sa.sin.sin_addr;
+    }
+#if APR_HAVE_IPV6
+    if (sa->family == APR_INET6
+        && IN6_IS_ADDR_V4MAPPED(&sa->sa.sin6.sin6_addr)) {
+        return (const unsigned char *)&sa->sa.sin6.sin6_addr + 12;
+    }
+#endif
+    return NULL;
+}
+
+/* An IPv6 client (its /128, or its /64 with per64), or no socket
+ * address: the text address itself. */
+static int ip_key_v6(request_rec *r, int per64, const char **bin,
+                     apr_size_t *len, const char **text)
 {
 #if APR_HAVE_IPV6
     apr_sockaddr_t *sa = r->useragent_addr;
@@ -145,18 +161,10 @@ static VIP_COLD int ip_key_other(request_rec *r, int per64, const char **bin,
         unsigned char *b = apr_palloc(r->pool, 17);
 
         *bin = (const char *)b;
-        if (IN6_IS_ADDR_V4MAPPED(&sa->sa.sin6.sin6_addr)) {
-            /* ::ffff:a.b.c.d is the IPv4 client a.b.c.d (THREATS L2) */
-            b[0] = '4';
-            memcpy(b + 1, a + 12, 4);
-            *len = 5;
-            *text = apr_psprintf(r->pool, "%u.%u.%u.%u", a[12], a[13], a[14],
-                                 a[15]);
-        }
-        else if (per64) {
+        b[0] = '6';
+        if (per64) {
             unsigned char net[16];
             char buf[64];
-            b[0] = '6';
             memcpy(b + 1, a, 8);
             *len = 9;
             memset(net, 0, sizeof(net));
@@ -166,14 +174,11 @@ static VIP_COLD int ip_key_other(request_rec *r, int per64, const char **bin,
             }
         }
         else {
-            b[0] = '6';
             memcpy(b + 1, a, 16);
             *len = 17;
         }
         return 1;
     }
-#else
-    (void)per64;
 #endif
     if (r->useragent_ip) {
         *bin = r->useragent_ip;
@@ -187,17 +192,23 @@ static int ip_key(request_rec *r, int per64, const char **bin,
                   apr_size_t *len, const char **text)
 {
     apr_sockaddr_t *sa = r->useragent_addr;
+    const unsigned char *v4 = sa ? ipv4_of(sa) : NULL;
     unsigned char *b;
 
     *text = r->useragent_ip;
-    if (!sa || sa->family != APR_INET) {
-        return ip_key_other(r, per64, bin, len, text);
+    if (!v4) {
+        return ip_key_v6(r, per64, bin, len, text);
     }
     b = apr_palloc(r->pool, 5);
     b[0] = '4';
-    memcpy(b + 1, &sa->sa.sin.sin_addr, 4);
+    memcpy(b + 1, v4, 4);
     *len = 5;
     *bin = (const char *)b;
+    /* APR writes a mapped address as a.b.c.d; mod_remoteip may not */
+    if (!*text || strchr(*text, ':')) {
+        *text = apr_psprintf(r->pool, "%u.%u.%u.%u", v4[0], v4[1], v4[2],
+                             v4[3]);
+    }
     return 1;
 }
 
@@ -322,8 +333,9 @@ static void set_headers(request_rec *r, req_ctx *ctx, int mode)
             tight = &p[i];
         }
     }
-    /* The first time, add: nothing but this module sets these fields in
-     * err_headers_out before the response (as for the notes). */
+    /* The first time, add (as for the notes): this assumes nothing else
+     * put these fields into err_headers_out before (a "Header always
+     * early set RateLimit" would now appear twice). */
     field = ctx->fielded ? apr_table_setn : apr_table_addn;
     ctx->fielded = 1;
     field(r->err_headers_out, "RateLimit-Policy", pol);
@@ -390,7 +402,7 @@ static VIP_COLD int refuse(request_rec *r, const policy *p,
 }
 
 static VIP_COLD int table_full(request_rec *r, const vip_limit_zone *z,
-                      apr_uint64_t now)
+                               apr_uint64_t now)
 {
     if (vip_limit_table_should_log(z->table, now, FULL_LOG_INTERVAL)) {
         vip_limit_stats st;

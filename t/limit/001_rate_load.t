@@ -21,7 +21,7 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 use Vip::Test;
 
-plan tests => 15, need_vip_limit();
+plan tests => 16, need_vip_limit();
 
 Apache::TestRequest::module('vip_limit');
 
@@ -121,6 +121,8 @@ for my $round ([4, 3], [64, 2]) {
     cmp_ok($refused, '>', 50, "$clients clients pushed well past the limit ($refused refusals)");
     if ($clients <= 4) {
         cmp_ok(abs($admitted - $theory), '<=', 1, "$clients clients: admitted $admitted within +-1 of burst + floor(D/T) = $theory");
+        # 4 clients never keep every worker busy: no connection is closed
+        is($s->{closed}, 0, "$clients clients: httpd closed no keep-alive connection under a request");
     }
     else {
         ok($admitted >= $low - 1 && $admitted <= $high + 1,
