@@ -134,7 +134,9 @@ for my $c (1 .. 6) {
         while (Time::HiRes::time() - $t0 < 3) {
             my $t = Time::HiRes::time();
             my $res = $ua->get("$url?c=$c&n=" . $n++);
-            $slow++ if Time::HiRes::time() - $t > 0.1;
+            # a probe pays the 150 ms poll; 140 ms leaves out most of a
+            # loaded machine's stalls
+            $slow++ if Time::HiRes::time() - $t > 0.14;
             $bad++ if $res->code != 200;
         }
         print $wr "$n $slow $bad\n";
@@ -159,10 +161,11 @@ is($errors, 0, 'blackholed: no error responses');
 cmp_ok($sorted[-1], '<', 1.0, sprintf('blackholed: worst request %.3f s (poll timeout 150 ms)', $sorted[-1]));
 cmp_ok($total, '<', 2.5, sprintf('blackholed: 10 requests in %.2f s (the breaker spares the rest)', $total));
 cmp_ok($sorted[4], '<', 0.1, sprintf('blackholed: median %.3f s', $sorted[4]));
-diag("6 clients blackholed for 3 s: $cn requests, $cslow over 100 ms");
+diag("6 clients blackholed for 3 s: $cn requests, $cslow over 140 ms");
 is($cbad, 0, '6 clients blackholed: no error responses');
 cmp_ok($cn, '>', 60, "6 clients blackholed: $cn requests answered in 3 s");
-cmp_ok($cslow, '<=', 5, "6 clients blackholed: $cslow requests waited (one probe per 1 s breaker period)");
+# without the breaker every request would wait: hundreds
+cmp_ok($cslow, '<=', 7, "6 clients blackholed: $cslow requests waited (one probe per 1 s breaker period, 2 spare)");
 like(GET('/cache-status')->content, qr/"memcached_timeouts":[1-9]/, 'the timeouts are counted');
 # after SIGCONT, caching resumes
 ($stored, $t0) = (0, Time::HiRes::time());

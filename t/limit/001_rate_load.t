@@ -137,6 +137,11 @@ for my $round ([4, 3], [64, 2]) {
     sleep 0.6;
 }
 # after 0.6 s idle: 5 at once again
+# (a 6th is due 100 ms after the first: only if the six took that long)
 Apache::TestRequest::user_agent(keep_alive => 1, reset => 1);
+my $t6 = time;
 my $ok = grep { GET('/rate/after')->code == 200 } 1 .. 6;
-is($ok, 5, 'after 0.6 s idle: a full burst of 5 (and not 6)');
+my $most = 5 + POSIX::floor((time - $t6) * 10);
+ok($ok >= 5 && $ok <= ($most < 6 ? $most : 6),
+   sprintf('after 0.6 s idle: a full burst of 5 (%d admitted; 6 only if the six took 100 ms: %.3f s)',
+           $ok, time - $t6));

@@ -48,14 +48,20 @@ my @s = sort { $a <=> $b } @lat;
 my $p50 = $s[int(@s / 2)];
 my $p99 = $s[int(@s * 0.99)];
 my $max = $s[-1];
-my $slow = grep { $_ > 0.1 } @lat;
-diag(sprintf('blackhole: %d decisions, p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d over 100 ms; baseline p50 %.1f ms',
+# a call that waits pays the 150 ms poll: count those (a loaded machine's
+# stalls of 100 ms would count too); without the breaker every decision
+# would, hundreds of them
+my $slow = grep { $_ > 0.14 } @lat;
+diag(sprintf('blackhole: %d decisions, p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d over 140 ms; baseline p50 %.1f ms',
              scalar @lat, 1000 * $p50, 1000 * $p99, 1000 * $max, $slow, 1000 * $base_p50));
 is(join(',', keys %codes), '200', 'every request answered 200');
 ok($max <= 0.150 + 0.25, sprintf('no decision waits much more than the poll timeout (max %.0f ms)', 1000 * $max));
-ok($slow <= 4, "only the first call and one probe per breaker period wait ($slow of " . scalar(@lat) . ')');
-ok($p99 <= 0.150 + 0.25 && $p50 <= $base_p50 + 0.005,
-   sprintf('p99 %.1f ms <= timeout + upstream; p50 %.1f ms within baseline + 5 ms', 1000 * $p99, 1000 * $p50));
+ok($slow <= 6, "only the first call and one probe per breaker period wait ($slow of " . scalar(@lat)
+   . ', 1 + 3 periods, and 2 spare)');
+# p50: the baseline was measured earlier, under other load; a waiting
+# decision would take 150 ms
+ok($p99 <= 0.150 + 0.25 && $p50 <= $base_p50 + 0.02,
+   sprintf('p99 %.1f ms <= timeout + upstream; p50 %.1f ms within baseline + 20 ms', 1000 * $p99, 1000 * $p50));
 ok(($notes{degraded} // 0) >= @lat - 1, q{decisions are noted "degraded"}) or diag explain \%notes;
 
 # ---- SIGCONT: back to cluster mode ----------------------------------------------

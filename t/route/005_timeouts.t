@@ -80,7 +80,9 @@ sub drips {
 my $before = drips();
 ($res, $dt) = timed(\&GET, '/api/slow/drip?_drip=400');
 problem_ok($res, 504, 'timeout=1, upstream drips its head for 4 s: 504 problem');
-ok(abs($dt - 1) <= 0.1, sprintf('timeout=1, dripping upstream: 504 at the deadline +- 100 ms (%.3f s)', $dt));
+# at the deadline: not before it, and far from the 4 s the drip takes (the
+# upper margin is for a loaded machine's scheduling, not the module's)
+ok($dt >= 0.95 && $dt <= 1.6, sprintf('timeout=1, dripping upstream: 504 at the deadline (%.3f s)', $dt));
 my $after;
 for (1 .. 30) { $after = drips(); last if $after->{cut} > $before->{cut}; sleep 0.1 }
 is($after->{cut} - $before->{cut}, 1, 'dripping upstream: its connection was closed at the deadline (the echo could not finish: worker freed, connection not reused)');
@@ -89,7 +91,7 @@ is($after->{done}, $before->{done}, 'dripping upstream: the echo never completed
 # The same over a POST (never retried, nothing else changes).
 ($res, $dt) = timed(\&POST, '/api/slow/drip?_drip=400', content => 'x');
 is($res->code, 504, 'POST, dripping upstream: 504');
-ok(abs($dt - 1) <= 0.1, sprintf('POST, dripping upstream: at the deadline +- 100 ms (%.3f s)', $dt));
+ok($dt >= 0.95 && $dt <= 1.6, sprintf('POST, dripping upstream: at the deadline (%.3f s)', $dt));
 
 # ---- the body drips: the head has gone out, so the client connection is cut ---------
 {
@@ -107,5 +109,5 @@ ok(abs($dt - 1) <= 0.1, sprintf('POST, dripping upstream: at the deadline +- 100
     ok(defined $cl && length($body // '') < $cl,
        sprintf('body drips: the client connection ends short of Content-Length (%d of %s bytes): never a clean end',
                length($body // ''), $cl // '?'));
-    ok(abs($dtb - 1) <= 0.2, sprintf('body drips: cut at the deadline (%.3f s)', $dtb));
+    ok($dtb >= 0.8 && $dtb <= 1.6, sprintf('body drips: cut at the deadline (%.3f s)', $dtb));
 }

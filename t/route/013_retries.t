@@ -118,7 +118,7 @@ for my $i (1 .. 6) {
 }
 is($t504, seen(2, '/api/retry/tp'), 'POST timeout: a 504 for each request echo 2 saw, no retry');
 is(seen(2, '/api/retry/tp') + seen(3, '/api/retry/tp'), 6, 'POST timeout: 6 requests, 6 upstream hits');
-ok(!$t504 || abs($tdt - 1) <= 0.1, sprintf('POST timeout: 504 at the deadline (%.3f s)', $tdt));
+ok(!$t504 || ($tdt >= 0.95 && $tdt <= 1.6), sprintf('POST timeout: 504 at the deadline (%.3f s)', $tdt));
 
 # ---- the budget caps retries ------------------------------------------------------------
 # both members answer 503: every request could be retried once; 20% of
