@@ -41,10 +41,24 @@ sub parallel {
     return map { my ($pid, $rd) = @$_; local $/; my $c = <$rd>; waitpid $pid, 0; $c } @kids;
 }
 
+# Until the echo has seen $n requests whose target matches $re (it
+# records them on arrival, before any _sleep): a fixed sleep could be too
+# short on a loaded machine.
+sub wait_seen {
+    my ($re, $n) = @_;
+    my $end = time + 5;
+    while (time < $end) {
+        return 1 if grep({ $_->[1] =~ $re } echo_seen()) >= $n;
+        sleep 0.02;
+    }
+    return 0;
+}
+
 # Two slow requests in flight, and a third meanwhile.
 sub third_while_two {
     my ($sleep_ms) = @_;
     my @kids;
+    echo_reset();
     for my $n (1, 2) {
         my $pid = fork // die $!;
         if (!$pid) {
@@ -55,7 +69,7 @@ sub third_while_two {
         }
         push @kids, $pid;
     }
-    sleep 0.35;
+    wait_seen(qr{^/conc/slow-}, 2);
     Apache::TestRequest::user_agent(reset => 1, keep_alive => 0);
     my $third = GET('/conc/third');
     my $ok = 0;
@@ -64,7 +78,8 @@ sub third_while_two {
 }
 
 # ---- the limit itself ------------------------------------------------------------
-my ($third, $ok) = third_while_two(900);
+# 700 ms: well inside the location's 1 s proxy timeout
+my ($third, $ok) = third_while_two(700);
 is($ok, 2, 'two slow requests in flight: both answered 200');
 problem_ok($third, 429, 'a third while two are in flight: 429 problem');
 like($third->content, qr/too-many-concurrent-requests/, '429 type: too-many-concurrent-requests');
@@ -91,10 +106,16 @@ my @socks = map {
     print $s "GET /conc/abort-$_?_sleep=800 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     $s;
 } 1, 2;
-sleep 0.3;
+wait_seen(qr{^/conc/abort-}, 2);
 close $_ for @socks;
 my $during = GET('/conc/during-abort');
 is($during->code, 429, 'clients gone, their requests still at the upstream: 429');
-sleep 0.9;    # the upstream answers at 0.8 s, the write to the gone client fails, the requests end
-is(join(',', parallel('/conc/g', '/conc/h')), '200,200', 'after the aborted requests ended: two at once again');
+# the upstream answers at 0.8 s, the write to the gone client fails, the
+# requests end and give their slots back: soon after, not never
+my ($again, $end) = ('', time + 5);
+sleep 0.7;
+while (($again = join(',', parallel('/conc/g', '/conc/h'))) ne '200,200' && time < $end) {
+    sleep 0.1;
+}
+is($again, '200,200', 'after the aborted requests ended: two at once again');
 

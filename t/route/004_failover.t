@@ -8,9 +8,9 @@
 #   - with retries=0 (route fo0, a balancer of its own) the one request
 #     that meets the dead member fails: retries= is what fails over;
 #   - echo 3 restarted: used again once its rest is over, not before;
-#   - every member down: 503 problem with Retry-After: 2, in < 500 ms;
+#   - every member down: 503 problem with Retry-After: 2, in < 1.5 s;
 #   - a service down from the start (dead: DEAD_PORT, retry=7) answers
-#     503 with Retry-After: 7 in < 500 ms, every time; a service with one
+#     503 with Retry-After: 7 in < 1.5 s, every time; a service with one
 #     dead member (mixed) answers 200 every time.
 use strict;
 use warnings FATAL => 'all';
@@ -60,7 +60,7 @@ my (@codes, @slow, %pids);
 for my $i (1 .. 30) {
     my ($res, $dt, $id) = timed("/api/fo/$i");
     push @codes, $res->code;
-    push @slow, sprintf('%.0f ms', 1000 * $dt) if $dt > 0.5;
+    push @slow, sprintf('%.0f ms', 1000 * $dt) if $dt > 1.5;
     $by{ echo_which($res) // 0 }++ if $res->code == 200;
     my $n = route_notes_for($id, 1);
     $pids{ $n->{pid} }++ if $n && $n->{pid};
@@ -71,7 +71,7 @@ cmp_ok(scalar @failed, '<=', 1, 'echo 3 stopped: no client error beyond the firs
 is(scalar @failed, 0, 'echo 3 stopped: no client error at all (the balancer retries the other member)')
     or diag "statuses: @codes";
 is_deeply(\%by, { 2 => 30 - @failed }, 'echo 3 stopped: every answer from echo 2');
-is_deeply(\@slow, [], 'echo 3 stopped: every request answered in < 500 ms (no connect timeout paid; loose for a busy 2-core CI box)');
+is_deeply(\@slow, [], 'echo 3 stopped: every request answered in < 1.5 s (no timeout paid, which would take seconds; loose for a busy 2-core CI box)');
 diag sprintf 'the 30 requests were served by %d child process(es)', scalar keys %pids;
 
 # a POST with a body fails over just the same (nothing was sent to the
@@ -128,14 +128,14 @@ my ($ra, $rid, $type) = (1, 1, 1);
 for my $i (1 .. 10) {
     my ($r, $dt) = timed("/api/fo/down-$i");
     push @codes, $r->code;
-    push @slow, sprintf('%.1f ms', 1000 * $dt) if $dt >= 0.5;
+    push @slow, sprintf('%.1f ms', 1000 * $dt) if $dt >= 1.5;
     $ra   &&= ($r->header('Retry-After') // '') eq '2';
     $rid  &&= ($r->header('X-Request-Id') // '') =~ /^[0-9a-f]{24}$/;
     $type &&= $r->content =~ /"type"\s*:\s*"urn:vip:problem:service-unavailable"/;
     $res = $r;
 }
 is_deeply(\@codes, [ (503) x 10 ], 'all members down: 10 requests, 10 x 503');
-is_deeply(\@slow, [], 'all members down: each 503 in < 500 ms');
+is_deeply(\@slow, [], 'all members down: each 503 in < 1.5 s (no timeout paid)');
 ok($ra, 'all members down: Retry-After: 2 (the service\'s retry), every time');
 ok($type, 'all members down: type urn:vip:problem:service-unavailable, every time');
 ok($rid, 'all members down: X-Request-Id on every 503');
@@ -150,12 +150,12 @@ $ra = 1;
 for my $i (1 .. 10) {
     my ($r, $dt) = timed("/api/dead/$i");
     push @codes, $r->code;
-    push @slow, sprintf('%.1f ms', 1000 * $dt) if $dt >= 0.5;
+    push @slow, sprintf('%.1f ms', 1000 * $dt) if $dt >= 1.5;
     $ra &&= ($r->header('Retry-After') // '') eq '7';
     $res = $r;
 }
 is_deeply(\@codes, [ (503) x 10 ], 'service with its only member down: 10 x 503');
-is_deeply(\@slow, [], 'service with its only member down: each in < 500 ms');
+is_deeply(\@slow, [], 'service with its only member down: each in < 1.5 s (no timeout paid)');
 ok($ra, 'service with its only member down: Retry-After: 7, every time');
 problem_ok($res, 503, 'service with its only member down: a problem document');
 $res = Apache::TestRequest::HEAD('/api/dead/head');
