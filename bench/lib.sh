@@ -235,6 +235,33 @@ httpd_user() {
     fi
 }
 
+# The serving part every bench httpd shares: one child of 64 threads (one
+# process for perf to follow, threads for wrk's connections), keep-alive
+# without limits, and no .htaccess lookups in any directory, as Debian's
+# apache2.conf has it (httpd would otherwise try one in every directory
+# above the document root, an openat() each per request).  The document
+# root is $T/htdocs.
+httpd_serving() {
+    cat <<EOF
+StartServers 1
+ServerLimit 1
+ThreadLimit 64
+ThreadsPerChild 64
+MaxRequestWorkers 64
+MinSpareThreads 1
+MaxSpareThreads 64
+MaxConnectionsPerChild 0
+KeepAlive On
+KeepAliveTimeout 30
+MaxKeepAliveRequests 0
+Timeout 30
+DocumentRoot "$T/htdocs"
+<Directory "/">
+    AllowOverride None
+</Directory>
+EOF
+}
+
 free_port() {
     "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
