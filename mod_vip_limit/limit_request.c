@@ -204,10 +204,13 @@ static int ip_key(request_rec *r, int per64, const char **bin,
     memcpy(b + 1, v4, 4);
     *len = 5;
     *bin = (const char *)b;
-    /* APR writes a mapped address as a.b.c.d; mod_remoteip may not */
+    /* APR writes a mapped address as a.b.c.d, but mod_remoteip may have
+     * kept the header's text: then APR's writing of the address */
     if (!*text || strchr(*text, ':')) {
-        *text = apr_psprintf(r->pool, "%u.%u.%u.%u", v4[0], v4[1], v4[2],
-                             v4[3]);
+        char buf[64];
+        if (apr_sockaddr_ip_getbuf(buf, sizeof(buf), sa) == APR_SUCCESS) {
+            *text = apr_pstrdup(r->pool, buf);
+        }
     }
     return 1;
 }
